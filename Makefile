@@ -1,0 +1,31 @@
+# The README's two commands: `make demo` (set up + run the main job) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+DEMO_OUT ?= runs/demo
+
+.PHONY: demo test fmnist export clean-nbs bench
+demo: $(VENV)/.runtime fmnist
+	$(BIN)/cpc_train --preset fmnist-sym50 --demo --out $(DEMO_OUT)
+
+test: $(VENV)/.dev fmnist
+	$(BIN)/nbdev_test --n_workers 2 --timing
+	$(BIN)/python -m pytest -q tests
+
+$(VENV)/.runtime: settings.ini setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+# Fashion-MNIST comes from the Debian package where apt is available and the data is missing.
+fmnist:
+	@if [ ! -f $(FMNIST) ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; fi
+
+export: $(VENV)/.dev
+	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
