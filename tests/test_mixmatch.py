@@ -199,5 +199,6 @@ def test_bad_shapes():
     with pytest.raises(ValueError, match=r"\(4, 4\)"): mixmatch_mix(torch.zeros(3, 1), torch.eye(4))
     with pytest.raises(ValueError, match=r"\(3, 5\)"): semi_loss(l, torch.zeros(3, 5), l, l, 25, 13, 10)
     with pytest.raises(ValueError, match=r"\(5,\)"): prior_penalty(l, torch.ones(5) / 5)
+    with pytest.raises(ValueError, match="strictly positive"): prior_penalty(l, torch.tensor([0.5, 0.5, 0., 0.]))
     with pytest.raises(ValueError, match=r"\(4,\)"): neg_entropy(torch.zeros(4))
     with pytest.raises(ValueError, match="rampup_length=0"): linear_rampup(12, 10, 0)
