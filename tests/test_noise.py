@@ -1,0 +1,144 @@
+"Behaviour of cpc.noise: reproducibility, bad input, noise files, CIFAR-N human labels."
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cpc.noise import (ASYM_MAPS, CIFAR100_GROUPS, inject_noise, load_human_labels, load_noise_file,
+                       noise_file_name, noise_report, noisy_labels, save_noise_file)
+
+LABELS = torch.arange(10).repeat(200)  # 2,000 labels, 200 per class
+
+
+@pytest.mark.parametrize('mode', ['sym', 'sym_flip', 'asym'])
+def test_same_seed_same_labels(mode):
+    a = inject_noise(LABELS, mode, 0.5, 10, seed=3, dataset='cifar10')
+    b = inject_noise(LABELS, mode, 0.5, 10, seed=3, dataset='cifar10')
+    c = inject_noise(LABELS, mode, 0.5, 10, seed=4, dataset='cifar10')
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_global_random_state_is_not_used():
+    np.random.seed(0); torch.manual_seed(0)
+    a = inject_noise(LABELS, 'sym', 0.5, 10)
+    np.random.seed(1); torch.manual_seed(1)
+    assert torch.equal(a, inject_noise(LABELS, 'sym', 0.5, 10))
+
+
+def test_type_dtype_and_input_kept():
+    y32 = LABELS.to(torch.int32)
+    out = inject_noise(y32, 'sym', 0.5, 10)
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.int32
+    assert torch.equal(y32, LABELS.to(torch.int32))  # input not modified in place
+    out_np = inject_noise(LABELS.numpy(), 'sym', 0.5, 10)
+    assert isinstance(out_np, np.ndarray) and np.array_equal(out_np, out.numpy().astype(np.int64))
+
+
+def test_modes_change_the_right_number_of_labels():
+    n_chosen = round(0.3 * len(LABELS))
+    assert (inject_noise(LABELS, 'sym_flip', 0.3, 10) != LABELS).sum() == n_chosen
+    changed = (inject_noise(LABELS, 'sym', 0.3, 10) != LABELS).sum()
+    assert 0.8 * n_chosen < changed < n_chosen  # about (K-1)/K of the chosen ones
+    asym = inject_noise(LABELS, 'asym', 1.0, 10, dataset='cifar10')
+    assert torch.equal(asym, torch.tensor(ASYM_MAPS['cifar10'])[LABELS])
+
+
+def test_cifar100_groups_partition_and_asym_stays_in_group():
+    assert len(CIFAR100_GROUPS) == 20 and all(len(g) == 5 for g in CIFAR100_GROUPS)
+    assert sorted(i for g in CIFAR100_GROUPS for i in g) == list(range(100))
+    group_of = {c: k for k, g in enumerate(CIFAR100_GROUPS) for c in g}
+    m = ASYM_MAPS['cifar100']
+    assert all(m[c] != c and group_of[m[c]] == group_of[c] for c in range(100))
+
+
+@pytest.mark.parametrize('mode,rate,dataset,expected', [
+    ('sym', 0.5, None, 0.45), ('sym', 0.8, None, 0.72), ('sym', 0.9, None, 0.81), ('asym', 0.4, 'cifar10', 0.20)])
+def test_dividemix_noise_levels(mode, rate, dataset, expected):
+    y = np.repeat(np.arange(10), 5000)
+    assert noise_report(y, inject_noise(y, mode, rate, 10, dataset=dataset), 10).rate == pytest.approx(expected, abs=0.01)
+
+
+def test_noise_report_transition():
+    noisy = inject_noise(LABELS, 'asym', 0.4, 10, dataset='cifar10')
+    r = noise_report(LABELS, noisy, 10)
+    assert np.allclose(r.transition.sum(1), 1)
+    assert r.transition[9, 1] == pytest.approx(0.4, abs=0.06) and r.transition[0, 0] == 1
+    assert 'actual noise rate' in repr(r)
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(mode='sym', rate=1.5), r'noise rate must be a number in \[0, 1\], got 1.5'),
+    (dict(mode='sym', rate=-0.2), r'got -0.2'),
+    (dict(mode='sym', rate=float('nan')), r'got nan'),
+    (dict(mode='pair', rate=0.4), r"unknown noise mode 'pair'"),
+    (dict(mode='asym', rate=0.4), r'asym noise needs dataset='),
+    (dict(mode='asym', rate=0.4, dataset='svhn'), r"unknown data set 'svhn'"),
+    (dict(mode='sym', rate=0.4, num_classes=100, dataset='cifar10'), r'got num_classes=100'),
+    (dict(mode='sym', rate=0.4, num_classes=8), r'labels must lie in \[0, 8\), found \[8, 9'),
+])
+def test_bad_input(kwargs, match):
+    kwargs = dict(num_classes=10) | kwargs
+    with pytest.raises(ValueError, match=match):
+        inject_noise(LABELS, **kwargs)
+
+
+def test_bad_labels():
+    with pytest.raises(ValueError, match=r'found \[-1\]'):
+        inject_noise(np.array([0, -1, 3]), 'sym', 0.5, 10)
+    with pytest.raises(ValueError, match='integers, got dtype float64'):
+        inject_noise(np.array([0., 1.]), 'sym', 0.5, 10)
+
+
+def test_noise_file_round_trip(tmp_path):
+    assert noise_file_name(0.9, 'sym') == '0.9_sym.json'
+    noisy = inject_noise(LABELS, 'sym', 0.5, 10)
+    path = save_noise_file(tmp_path / noise_file_name(0.5, 'sym'), noisy)
+    assert json.loads(path.read_text()) == noisy.tolist()  # DivideMix's plain list of ints
+    assert torch.equal(load_noise_file(path, len(LABELS), 10), noisy)
+
+
+def test_noise_file_refused(tmp_path):
+    path = save_noise_file(tmp_path / '0.5_sym.json', inject_noise(LABELS, 'sym', 0.5, 10))
+    with pytest.raises(ValueError, match='has 2000 labels, but the data set has 50000 samples'):
+        load_noise_file(path, 50000, 10)
+    with pytest.raises(ValueError, match=r'must lie in \[0, 7\)'):
+        load_noise_file(path, 2000, 7)
+    (tmp_path / 'dict.json').write_text('{"labels": [1, 2]}')
+    with pytest.raises(ValueError, match='JSON list of integers'):
+        load_noise_file(tmp_path / 'dict.json', 2, 10)
+    with pytest.raises(FileNotFoundError, match='missing.json'):
+        load_noise_file(tmp_path / 'missing.json', 2, 10)
+
+
+def test_noisy_labels_writes_then_rereads(tmp_path):
+    path = tmp_path / noise_file_name(0.4, 'asym')
+    first = noisy_labels(LABELS, 'asym', 0.4, 10, path=path, dataset='cifar10')
+    assert path.exists()
+    again = noisy_labels(LABELS, 'asym', 0.4, 10, path=path, seed=99, dataset='cifar10')  # file wins over seed
+    assert torch.equal(first, again)
+    with pytest.raises(ValueError, match='has 2000 labels, but the data set has 10 samples'):
+        noisy_labels(LABELS[:10], 'asym', 0.4, 10, path=path, dataset='cifar10')
+
+
+@pytest.fixture
+def human_file(tmp_path):
+    rng = np.random.default_rng(0)
+    keys = ['clean_label', 'aggre_label', 'worse_label', 'random_label1', 'random_label2', 'random_label3']
+    data = {k: rng.integers(0, 10, 40) for k in keys}
+    torch.save(data, tmp_path / 'CIFAR-10_human.pt')
+    return tmp_path / 'CIFAR-10_human.pt', data
+
+
+def test_human_labels_need_opt_in(human_file):
+    path, data = human_file
+    with pytest.raises(ValueError, match='allow_pickle=True'):
+        load_human_labels(path, 'aggre_label')
+    out = load_human_labels(path, 'aggre_label', allow_pickle=True)
+    assert out.dtype == torch.int64 and np.array_equal(out.numpy(), data['aggre_label'])
+
+
+def test_human_labels_unknown_key(human_file):
+    path, _ = human_file
+    with pytest.raises(ValueError, match=r"key 'noisy_label' not in .*available keys: \['aggre_label', 'clean_label'"):
+        load_human_labels(path, 'noisy_label', allow_pickle=True)
