@@ -52,6 +52,17 @@ def test_cifar100_groups_partition_and_asym_stays_in_group():
     assert all(m[c] != c and group_of[m[c]] == group_of[c] for c in range(100))
 
 
+# fine id -> coarse id, as in the `coarse_labels` field of the CIFAR-100 training pickle (an independent source)
+CIFAR100_COARSE = [4, 1, 14, 8, 0, 6, 7, 7, 18, 3, 3, 14, 9, 18, 7, 11, 3, 9, 7, 11, 6, 11, 5, 10, 7, 6, 13, 15, 3, 15,
+                   0, 11, 1, 10, 12, 14, 16, 9, 11, 5, 5, 19, 8, 8, 15, 13, 14, 17, 18, 10, 16, 4, 17, 4, 2, 0, 17, 4, 18, 17,
+                   10, 3, 2, 12, 12, 16, 12, 1, 9, 19, 2, 10, 0, 1, 16, 12, 9, 13, 15, 13, 16, 19, 2, 4, 6, 19, 5, 5, 8, 19,
+                   18, 1, 2, 15, 6, 0, 17, 8, 14, 13]
+
+
+def test_cifar100_groups_match_coarse_labels():
+    assert [next(k for k, g in enumerate(CIFAR100_GROUPS) if f in g) for f in range(100)] == CIFAR100_COARSE
+
+
 @pytest.mark.parametrize('mode,rate,dataset,expected', [
     ('sym', 0.5, None, 0.45), ('sym', 0.8, None, 0.72), ('sym', 0.9, None, 0.81), ('asym', 0.4, 'cifar10', 0.20)])
 def test_dividemix_noise_levels(mode, rate, dataset, expected):
