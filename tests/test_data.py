@@ -291,11 +291,11 @@ def test_clothing1m_bad_split(clothing1m_dir):
 def test_webvision_first_classes(webvision_dir):
     tr = WebVision(webvision_dir, num_classes=4)
     assert (len(tr), tr.num_classes, tr.labels.bincount().tolist()) == (12, 4, [3, 3, 3, 3])
-    assert tr.keys[0] == 'google/q0001/0_0.jpg' and tr.paths[0] == webvision_dir/'google'/'q0001'/'0_0.jpg'
+    assert tr.keys[0] == 'google/q0001/0_0.jpg' and tr.path(0) == str(webvision_dir/'google'/'q0001'/'0_0.jpg')
     assert tr.classes == [f'n{c:08d}' for c in range(4)] and (tr.mean, tr.std) == NORM_STATS['webvision']
     assert len(WebVision(webvision_dir, num_classes=6)) == 18  # the extra classes are in the lists
     va = WebVision(webvision_dir, 'val', num_classes=4, transform=pil_to_tensor)
-    assert len(va) == 8 and va.paths[0].parent == webvision_dir/'val_images_256'
+    assert len(va) == 8 and Path(va.path(0)).parent == webvision_dir/'val_images_256'
     x, y, idx = next(iter(DataLoader(va, batch_size=8)))
     assert x.shape == (8, 3, 8, 8) and torch.equal(y, va.labels) and idx.tolist() == list(range(8))
 
@@ -320,7 +320,8 @@ def test_webvision_layout_errors(webvision_dir, tmp_path):
 def test_imagenet_val_by_folder(imagenet_val_dir):
     ds = ImageNetVal(imagenet_val_dir, num_classes=4)
     assert ds.labels.tolist() == [0, 0, 1, 1, 2, 2, 3, 3] and ds.classes == [f'n{c:08d}' for c in range(4)]
-    assert all(p.parent.name == ds.classes[y] for p, y in zip(ds.paths, ds.labels.tolist()))
+    assert all(Path(ds.path(i)).parent.name == ds.classes[y] for i, y in enumerate(ds.labels.tolist()))
+    assert ds.keys[0] == 'n00000000/ILSVRC2012_val_00000001.JPEG'
     img, y, i = ImageNetVal(imagenet_val_dir, num_classes=6, transform=pil_to_tensor)[11]
     assert (img.shape, y, i) == ((3, 8, 8), 5, 11)
 
@@ -329,7 +330,7 @@ def test_imagenet_val_numeric_folders(tmp_path):
         (tmp_path/str(c)).mkdir(); Image.new('RGB', (4, 4)).save(tmp_path/str(c)/'a.JPEG')
     ds = ImageNetVal(tmp_path, num_classes=12)
     assert ds.classes == [str(c) for c in range(12)]
-    assert [p.parent.name for p in ds.paths] == [str(c) for c in range(12)]
+    assert ds.keys == [f'{c}/a.JPEG' for c in range(12)]
 
 def test_imagenet_val_errors(imagenet_val_dir, tmp_path):
     with pytest.raises(DatasetLayoutError, match=r'found 6 class folders in .*; expected at least 50'): ImageNetVal(imagenet_val_dir)
