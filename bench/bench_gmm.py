@@ -6,6 +6,7 @@ Reports the median wall time of several runs after warm-up, and how closely the 
 import argparse, os, statistics, time
 import numpy as np, torch
 from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
 from sklearn.mixture import GaussianMixture
 from cpc.gmm import GMM_SETTINGS, gmm_clean_prob, normalize_losses, synthetic_losses
 
@@ -41,6 +42,7 @@ def main():
     ap.add_argument('--device', default='cpu')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    threadpool_limits(a.threads)                 # sklearn's OpenMP/BLAS pools get the same cores
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     losses, labels, clean = synthetic_losses(a.classes, a.per_class, noise_rate=0.4, spread=3.0, seed=0)

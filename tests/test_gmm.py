@@ -72,7 +72,7 @@ def test_min_per_class_and_constant_losses(caplog):
         q = gmm_clean_prob(losses, labels, num_classes=2, class_aware=True, min_per_class=60)
         assert torch.equal(q, gmm_clean_prob(losses))
         q_const = gmm_clean_prob(torch.ones(10))
-    assert 'with < 60 samples: [0, 1]' in caplog.text and 'every clean probability set to 0.5' in caplog.text
+    assert 'with < 60 samples: [0, 1]' in caplog.text and 'no fit possible (all losses are equal); every clean probability set to 0.5' in caplog.text
     assert torch.equal(q_const, torch.full((10,), 0.5))
 
 
