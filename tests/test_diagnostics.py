@@ -88,3 +88,15 @@ def test_density_plot_runs_with_an_empty_group():
     q, m = _case(3)
     fig = plot_class_loss_density(q, (q * 4).astype(int) % 4, np.ones(len(q), bool), 4)
     assert len(fig.axes) == 2
+
+
+def test_ks_share_tracks_class_heterogeneity_of_gmm_synthetic_losses():
+    from cpc.gmm import synthetic_losses, gmm_clean_prob
+    flat = ks_class_share(*synthetic_losses(num_classes=20, per_class=300, spread=0.0, seed=0), 20)
+    hetero = ks_class_share(*synthetic_losses(num_classes=20, per_class=300, spread=1.5, seed=0), 20)
+    assert flat['clean'] <= 0.2 and flat['noisy'] <= 0.2          # one shared distribution: ~alpha false alarms
+    assert hetero['clean'] >= 0.5 and hetero['noisy'] >= 0.5
+    l, y, m = synthetic_losses(num_classes=20, per_class=300, spread=1.5, seed=0)
+    agn = cleaner_metrics(gmm_clean_prob(l), m)['auc']
+    awr = cleaner_metrics(gmm_clean_prob(l, y, 20, class_aware=True), m)['auc']
+    assert awr > agn      # per-class GMMs follow the class-dependent scales
