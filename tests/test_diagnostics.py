@@ -100,3 +100,15 @@ def test_ks_share_tracks_class_heterogeneity_of_gmm_synthetic_losses():
     agn = cleaner_metrics(gmm_clean_prob(l), m)['auc']
     awr = cleaner_metrics(gmm_clean_prob(l, y, 20, class_aware=True), m)['auc']
     assert awr > agn      # per-class GMMs follow the class-dependent scales
+
+
+def test_prototype_accuracy_and_fig4_numbers_with_a_real_cleaner():
+    from cpc.cleaner import CleanerBank, synthetic_case
+    case = synthetic_case(num_classes=5, n_per_class=60, feat_dim=16, seed=0)
+    bank = CleanerBank(case.num_classes, case.feat_dim, seed=0, dim=16, hidden=None)
+    for _ in range(5): q = bank.step(case.losses, case.labels, case.probs, case.features)
+    acc = prototype_accuracy(bank['cpc_awr'], case.features, case.true_labels)
+    assert 0.5 < acc <= 1.0                                   # far above chance (0.2)
+    kl, agr = bernoulli_kl(q['gmm_awr'], q['cpc_awr']), agreement(q['gmm_awr'], q['cpc_awr'])
+    assert math.isfinite(kl) and kl >= 0 and 0.5 < agr <= 1.0
+    for c, qc in q.items(): assert 0.5 < cleaner_metrics(qc, case.clean)['auc'] <= 1.0, c
