@@ -1,0 +1,73 @@
+"Trainer behaviour across modules: a real kill and resume, degenerate splits, non-finite losses."
+import csv, logging, os, signal, subprocess, sys, time
+from pathlib import Path
+import pytest, torch
+from cpc.train import TrainConfig, Trainer, TrainingError
+
+SMALL = dict(dataset='fashion_mnist', model='small_cnn', noise_mode='sym', noise_rate=0.5, warmup_epochs=1,
+             batch_size=16, eval_batch_size=64, cleaner='cpc_awr', proto_warmup=0.2)
+
+def rows(out:Path)->list:
+    "metrics.csv without the wall-clock column."
+    with open(out/'metrics.csv') as f: return [{k: v for k, v in r.items() if k != 'seconds'} for r in csv.DictReader(f)]
+
+def test_sigkill_then_resume_matches_uninterrupted(fmnist_dir, tmp_path):
+    epochs = 6
+    Trainer(TrainConfig(epochs=epochs, **SMALL), data=fmnist_dir, out=tmp_path/'full', device='cpu', verbose=False).fit()
+    cmd = [sys.executable, '-m', 'cpc.cli', '--data', str(fmnist_dir), '--out', str(tmp_path/'killed'), '--device', 'cpu',
+           '--epochs', str(epochs)] + [a for k, v in SMALL.items() for a in (f'--{k}', str(v))]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics, t0 = tmp_path/'killed'/'metrics.csv', time.time()
+    while not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3):  # header + 2 finished epochs
+        assert p.poll() is None and time.time() - t0 < 300, "the run ended before it could be killed"
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL); p.wait()
+    done = len(rows(tmp_path/'killed'))
+    assert 2 <= done < epochs, done
+    tr = Trainer(TrainConfig(epochs=epochs, **SMALL), data=fmnist_dir, out=tmp_path/'killed', device='cpu', resume=True,
+                 verbose=False)
+    assert tr.start_epoch == done
+    tr.fit()
+    assert rows(tmp_path/'killed') == rows(tmp_path/'full')
+
+@pytest.fixture
+def trainer(fmnist_dir, tmp_path):
+    "A trainer past its warm-up epoch."
+    tr = Trainer(TrainConfig(epochs=3, **SMALL), data=fmnist_dir, out=tmp_path, device='cpu', verbose=False)
+    tr.history.append(tr.run_epoch(0)); tr.save()
+    return tr
+
+def test_empty_labeled_set_is_skipped_and_logged(trainer, caplog):
+    n = len(trainer.train)
+    with caplog.at_level(logging.WARNING, 'cpc.train'):
+        loss = trainer.ssl_epoch(1, 0, torch.zeros(n), torch.zeros(n, dtype=torch.bool))
+    assert loss == 0 and 'empty labeled set' in caplog.text
+
+def test_empty_unlabeled_set_trains_on_labeled_only(trainer, caplog):
+    n = len(trainer.train)
+    before = [p.clone() for p in trainer.nets[0].parameters()]
+    with caplog.at_level(logging.WARNING, 'cpc.train'):
+        loss = trainer.ssl_epoch(1, 0, torch.ones(n), torch.ones(n, dtype=torch.bool))
+    assert torch.isfinite(loss) and 'empty unlabeled set' in caplog.text
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.nets[0].parameters()))
+
+def test_class_with_one_sample(trainer, caplog):
+    y = trainer.train.labels
+    y[(y == 9).nonzero().flatten()[1:]] = 0  # class 9 keeps a single sample
+    with caplog.at_level(logging.WARNING):
+        row = trainer.run_epoch(1)
+    assert 0 <= row['auc_gmm_awr'] <= 1 and 'class-agnostic' in caplog.text
+
+def test_nan_eval_loss_names_epoch_and_checkpoint(trainer):
+    with torch.no_grad(): trainer.nets[1].head.weight.fill_(float('nan'))
+    with pytest.raises(TrainingError, match=r"eval-pass loss of network B at epoch 1; last good checkpoint: .*checkpoint.pt"):
+        trainer.run_epoch(1)
+
+def test_nan_training_loss_before_any_checkpoint(fmnist_dir, tmp_path):
+    tr = Trainer(TrainConfig(epochs=2, **SMALL), data=fmnist_dir, out=tmp_path, device='cpu', verbose=False)
+    with torch.no_grad(): tr.nets[0].head.bias.fill_(float('nan'))
+    with pytest.raises(TrainingError, match="training loss at epoch 0; last good checkpoint: none"): tr.fit()
+
+def test_checkpoint_loads_with_weights_only(trainer):
+    sd = torch.load(trainer.ckpt, weights_only=True)
+    assert sd['config'] == dict(TrainConfig(epochs=3, **SMALL).__dict__) and len(sd['history']) == 1
