@@ -8,7 +8,7 @@ DEMO_OUT ?= runs/demo
 .PHONY: demo test fmnist export clean-nbs bench
 # The CPU track's fmnist-sym50 preset, shortened to a few minutes on 2 cores.
 demo: $(VENV)/.runtime fmnist
-	$(BIN)/cpc_train --preset fmnist-sym50 --epochs 6 --warmup_epochs 2 --train_subset 3000 --test_subset 2000 --out $(DEMO_OUT)
+	$(BIN)/cpc_train --preset fmnist-sym50 --epochs 12 --warmup_epochs 4 --train_subset 6000 --test_subset 2000 --out $(DEMO_OUT)
 
 # Two notebooks at a time, one thread each (two threads each would fight over the two cores).
 test: $(VENV)/.dev fmnist
