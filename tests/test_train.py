@@ -71,3 +71,18 @@ def test_nan_training_loss_before_any_checkpoint(fmnist_dir, tmp_path):
 def test_checkpoint_loads_with_weights_only(trainer):
     sd = torch.load(trainer.ckpt, weights_only=True)
     assert sd['config'] == dict(TrainConfig(epochs=3, **SMALL).__dict__) and len(sd['history']) == 1
+
+@pytest.mark.parametrize('dataset', ['clothing1m', 'webvision'])
+def test_image_file_datasets_train_through_dataloader(dataset, clothing1m_dir, webvision_dir, tmp_path):
+    "The DataLoader path (real-noise data sets, no clean mask): two epochs on the fixtures, AugDMix views."
+    root = {'clothing1m': clothing1m_dir, 'webvision': webvision_dir}[dataset]
+    cfg = TrainConfig(dataset=dataset, noise_mode='real', noise_rate=0., model='small_cnn', epochs=2, warmup_epochs=1,
+                      batch_size=8, eval_batch_size=16, num_workers=0, cleaner='cpc_agn', strong_aug=True, num_batches=2)
+    rows = Trainer(cfg, data=root, out=tmp_path, device='cpu', verbose=False).fit()
+    assert [r['epoch'] for r in rows] == [0, 1] and 0 <= rows[-1]['test_acc'] <= 1
+    assert rows[-1]['labeled_a'] + rows[-1]['labeled_b'] > 0
+    assert all(r['auc_cpc_agn'] != r['auc_cpc_agn'] for r in rows)  # NaN: real noise has no known clean mask
+
+def test_real_noise_mode_is_required_for_image_file_datasets(clothing1m_dir, tmp_path):
+    with pytest.raises(ValueError, match="noise_mode='sym': clothing1m has real noise"):
+        Trainer(TrainConfig(dataset='clothing1m', noise_mode='sym', model='small_cnn'), data=clothing1m_dir, out=tmp_path)
