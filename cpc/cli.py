@@ -7,8 +7,11 @@ from __future__ import annotations
 import argparse, dataclasses, difflib, sys, typing
 from typing import NamedTuple
 import torch
+from pathlib import Path
+import matplotlib.pyplot as plt
 from fastcore.docments import docments
 from .train import TrainConfig, Trainer
+from .diagnostics import plot_auc_curves
 
 # %% auto #0
 __all__ = ['CIFAR_LAMBDA_U', 'CLOTHING1M', 'WEBVISION', 'FMNIST_LAMBDA_U', 'PAPER_RESULTS', 'BASELINES', 'PRESETS', 'FIELD_TYPES',
@@ -223,6 +226,7 @@ def main(argv:list|None=None, # command-line arguments (None: `sys.argv[1:]`)
     try: trainer = Trainer(cfg, data=run['data'], out=out, device=run['device'], resume=run['resume'], download=run['download'])
     except (FileNotFoundError, ValueError) as e: p.error(str(e))  # DatasetLayoutError is a FileNotFoundError
     history = trainer.fit()
+    plt.close(plot_auc_curves(Path(out)/'metrics.csv', Path(out)/'auc.png'))  # the paper's Fig. 3 for this run
     print(f"done: {len(history)} epochs, final test_acc {history[-1]['test_acc']:.4f}; "
           f"metrics.csv, checkpoint.pt and auc.png in {out}")
     return 0

@@ -92,7 +92,7 @@ from .models import create_model
 from .gmm import LossHistory
 from .cleaner import CleanerBank, CLEANERS
 from .mixmatch import dividemix_targets, mixmatch_mix, semi_loss, prior_penalty, neg_entropy
-from .diagnostics import cleaner_metrics, plot_auc_curves
+from .diagnostics import cleaner_metrics
 
 # %% ../nbs/07_train.ipynb #71961be0
 log = logging.getLogger('cpc.train')
@@ -223,7 +223,7 @@ class Trainer:
     "Two networks trained with DivideMix and the cleaner `cfg.cleaner`, checkpointed every epoch."
     def __init__(self, cfg:TrainConfig, # the run
                  data=None, # data folder (None: the data set's default places)
-                 out='runs/run', # output folder: metrics.csv, checkpoint.pt, auc.png, the noise file
+                 out='runs/run', # output folder: metrics.csv, checkpoint.pt, the noise file
                  device=None, # 'cuda', 'cpu', ... (None: CUDA when available)
                  resume=False, # continue from `out/checkpoint.pt`
                  download=False, # allow torchvision to download a small data set
@@ -467,7 +467,6 @@ def fit(self:Trainer)->list:
         self.history.append(row)
         self.save()
         if self.verbose: tqdm.write(format_row(row))
-    if self.history: plot_auc_curves(self.out/'metrics.csv', self.out/'auc.png')
     return self.history
 
 def format_row(row:dict)->str:
