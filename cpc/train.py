@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #87147551
 from __future__ import annotations
-import csv, dataclasses, json, logging, math, os, random, time
+import csv, dataclasses, logging, math, os, random, time
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np
@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['SMALL_DATASETS', 'FILE_DATASETS', 'log', 'VIEWS', 'FILE_SETUP', 'METRIC_COLUMNS', 'TrainConfig', 'TensorSource',
-           'FileSource', 'load_data', 'TrainingError', 'gather', 'seed_everything', 'Trainer', 'format_row']
+__all__ = ['SMALL_DATASETS', 'FILE_DATASETS', 'log', 'FILE_SETUP', 'METRIC_COLUMNS', 'TrainConfig', 'TensorSource', 'FileSource',
+           'load_data', 'TrainingError', 'gather', 'seed_everything', 'Trainer', 'format_row']
 
 # %% ../nbs/07_train.ipynb #9614c655
 SMALL_DATASETS = ('cifar10', 'cifar100', 'fashion_mnist')  # held on the device as uint8 tensors
@@ -85,7 +85,7 @@ class TrainConfig:
                 if getattr(self, f.name) != getattr(other, f.name)}
 
 # %% ../nbs/07_train.ipynb #99e4824a
-from .data import TensorData, load_dataset, stratified_subset, Clothing1M, WebVision, DatasetLayoutError
+from .data import TensorData, load_dataset, stratified_subset, Clothing1M, WebVision
 from .noise import noisy_labels, noise_file_name, noise_report
 from .augment import normalize, weak_augment, strong_augment, large_image_transform
 from .models import create_model
@@ -96,7 +96,6 @@ from .diagnostics import cleaner_metrics
 
 # %% ../nbs/07_train.ipynb #71961be0
 log = logging.getLogger('cpc.train')
-VIEWS = ('plain', 'weak', 'strong')
 
 class TensorSource:
     "A data set held on `device` as uint8 images; views are made batched on the device."
