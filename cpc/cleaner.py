@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 import torch, torch.nn as nn, torch.nn.functional as F
 from .models import ProjectionHead
-from .gmm import gmm_clean_prob, normalize_losses, LossHistory
+from .gmm import gmm_clean_prob, gmm_input, fit_clean_prob, LossHistory
 
 # %% auto #0
 __all__ = ['PROTO_INITS', 'CLEANERS', 'NOISE_MODES', 'pseudo_labels', 'prototype_logits', 'prototype_losses', 'PrototypeCleaner',
@@ -280,12 +280,12 @@ class CleanerBank:
         "Fit both GMMs once, update each CPC from its GMM's split, and return all four cleaners' clean probabilities."
         l = _as_tensor(losses, 'losses', 1)
         y = _check_labels(labels, self.num_classes, len(l))
-        x = normalize_losses(l)
-        if history is not None: x = history.update(x)
-        q = {'gmm_agn': gmm_clean_prob(x), 'gmm_awr': gmm_clean_prob(x, y, self.num_classes, class_aware=True)}
+        x = gmm_input(l, history)  # prepared once; both GMMs fit it as it is (DivideMix never re-normalises the mean)
+        q = {'gmm_agn': fit_clean_prob(x).to(l.device),
+             'gmm_awr': fit_clean_prob(x, y, self.num_classes, class_aware=True).to(l.device)}
         for name, cl in self.cpc.items():
             if update: self.last_stats[name] = cl.update(features, y, q['gmm' + name[3:]] > self.p_threshold, probs, lr=lr)
-            q[name] = cl.clean_prob(features, y).to(x.device)
+            q[name] = cl.clean_prob(features, y).to(l.device)
         return {name: q[name] for name in CLEANERS}
 
     def state_dict(self)->dict:

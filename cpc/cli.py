@@ -14,9 +14,10 @@ from .train import TrainConfig, Trainer
 from .diagnostics import plot_auc_curves
 
 # %% auto #0
-__all__ = ['CIFAR_LAMBDA_U', 'CLOTHING1M', 'WEBVISION', 'FMNIST_LAMBDA_U', 'PAPER_RESULTS', 'BASELINES', 'PRESETS', 'FIELD_TYPES',
-           'USAGE', 'RUN_OPTIONS', 'Preset', 'cifar_config', 'fmnist_config', 'preset_name', 'baselines_of',
-           'parse_bool', 'parse_value', 'parse_config', 'cli_parser', 'list_presets', 'main', 'cpc_train']
+__all__ = ['CIFAR_LAMBDA_U', 'CLOTHING1M', 'WEBVISION', 'FMNIST_LAMBDA_U', 'PAPER_RESULTS', 'TABLE3', 'AUGDMIX_SCHEDULE',
+           'BASELINES', 'PRESETS', 'FIELD_TYPES', 'USAGE', 'RUN_OPTIONS', 'Preset', 'cifar_config', 'fmnist_config',
+           'preset_name', 'baseline_config', 'baselines_of', 'parse_bool', 'parse_value', 'parse_config', 'cli_parser',
+           'list_presets', 'main', 'cpc_train']
 
 # %% ../nbs/10_cli.ipynb #d090ad07
 class Preset(NamedTuple):
@@ -39,7 +40,8 @@ def cifar_config(dataset:str, # 'cifar10' or 'cifar100'
     high, asym = noise_rate >= 0.9, noise_mode == 'asym'
     return TrainConfig(dataset=dataset, noise_mode=noise_mode, noise_rate=noise_rate, model='preact_resnet18',
                        epochs=450, lr=0.02, lr_drop=225, warmup_epochs=10 if dataset == 'cifar10' else 30,
-                       batch_size=64, weight_decay=5e-4, lambda_u=CIFAR_LAMBDA_U[dataset, noise_mode, noise_rate],
+                       batch_size=128, warmup_batch_size=128, weight_decay=5e-4,
+                       lambda_u=CIFAR_LAMBDA_U[dataset, noise_mode, noise_rate],
                        p_threshold=0.6 if high else 0.5, loss_history=high,
                        proto_warmup=0.10 if dataset == 'cifar100' and noise_rate > 0.8 else 0.05,
                        cleaner='cpc_agn' if asym else 'cpc_awr', neg_entropy=asym, strong_aug=True)
@@ -47,12 +49,12 @@ def cifar_config(dataset:str, # 'cifar10' or 'cifar100'
 # %% ../nbs/10_cli.ipynb #5ce4a9aa
 CLOTHING1M = TrainConfig(dataset='clothing1m', noise_mode='real', noise_rate=0., model='resnet50', pretrained=True,
                          epochs=80, lr=0.002, lr_drop=40, warmup_epochs=1, batch_size=32, num_batches=1000,
-                         weight_decay=1e-3, lambda_u=0, alpha=0.5, tau=0.3, cleaner='cpc_agn', strong_aug=True,
-                         neg_entropy=True, eval_batch_size=256)
+                         weight_decay=1e-3, lambda_u=0, labeled_rows_only=True, alpha=0.5, tau=0.3, cleaner='cpc_agn',
+                         strong_aug=True, neg_entropy=True, select_on_val=True, eval_batch_size=256)
 WEBVISION = TrainConfig(dataset='webvision', noise_mode='real', noise_rate=0., model='resnet50', pretrained=False,
                         epochs=100, lr=0.01, lr_drop=50, warmup_epochs=1, batch_size=32, num_batches=1000,
-                        weight_decay=1e-3, lambda_u=0, alpha=0.5, cleaner='cpc_awr', strong_aug=False,
-                        eval_batch_size=256)
+                        weight_decay=1e-3, lambda_u=0, labeled_rows_only=True, alpha=0.5, cleaner='cpc_awr',
+                        strong_aug=False, eval_batch_size=256)
 
 # %% ../nbs/10_cli.ipynb #ee87e549
 FMNIST_LAMBDA_U = {('sym', 0.5): 25, ('sym', 0.8): 25, ('sym', 0.9): 50, ('asym', 0.4): 0}
@@ -83,6 +85,11 @@ PAPER_RESULTS = {  # preset -> (table, cell, CPC, DivideMix, AugDMix): test accu
     'cifar100-sym90': ('Table 2', 'CIFAR-100 sym 90%', 54.60, 31.5, 41.2),
     'clothing1m':     ('Table 1', 'Clothing1M', 75.40, 74.76, 75.11),
     'webvision':      ('Table 1', 'WebVision top-1 (ResNet-50)', 79.63, 76.3, None)}
+TABLE3 = {  # preset -> {cleaner: test accuracy (%)}: the paper's Table 3, every cleaner under the paper's schedule
+    'cifar100-sym90': dict(gmm_agn=41.2, gmm_awr=45.6, cpc_agn=48.88, cpc_awr=54.6),
+    'webvision': dict(gmm_agn=76.32, gmm_awr=78.66, cpc_agn=79.4, cpc_awr=79.63),
+    'cifar10-asym40': dict(gmm_agn=94.6, gmm_awr=94.18, cpc_agn=94.73, cpc_awr=94.29),
+    'clothing1m': dict(gmm_agn=74.73, gmm_awr=74.18, cpc_agn=75.4, cpc_awr=74.36)}
 
 def preset_name(dataset:str, # 'cifar10', 'cifar100' or 'fmnist'
                 noise_mode:str, # 'sym' or 'asym'
@@ -105,20 +112,48 @@ def _paper_presets()->dict:
     return out
 
 # %% ../nbs/10_cli.ipynb #a130c573
-BASELINES = {'dividemix': dict(cleaner='gmm_agn', strong_aug=False),
-             'augdmix': dict(cleaner='gmm_agn', strong_aug=True)}
+AUGDMIX_SCHEDULE = {  # (dataset, noise_mode, noise_rate) -> (epochs, lr drop epoch): AugDMix's AugDesc-WS presets
+    ('cifar10', 'sym', 0.2): (300, 150), ('cifar10', 'sym', 0.5): (300, 150), ('cifar10', 'sym', 0.8): (350, 200),
+    ('cifar10', 'sym', 0.9): (350, 250), ('cifar10', 'asym', 0.4): (350, 250),
+    **{('cifar100', 'sym', r): (400, 300) for r in (0.2, 0.5, 0.8, 0.9)}}
+BASELINES = ('dividemix', 'augdmix', 'gmm_agn')
+
+def baseline_config(name:str, # a paper or CPU-track preset name
+                    cfg:TrainConfig, # its config
+                    baseline:str, # 'dividemix', 'augdmix' or 'gmm_agn'
+                   )->TrainConfig|None: # None where that baseline does not exist for the preset
+    "A baseline of a preset: DivideMix's or AugDMix's own published schedule, or the paper's schedule with the GMM_agn cleaner."
+    if baseline == 'gmm_agn': return None if cfg.cleaner == 'gmm_agn' else dataclasses.replace(cfg, cleaner='gmm_agn')
+    base = dict(cleaner='gmm_agn', strong_aug=baseline == 'augdmix')
+    if cfg.dataset in ('cifar10', 'cifar100'):
+        if baseline == 'dividemix':  # Train_cifar.py: 300 epochs, lr/10 at 150, batch 64 (warm-up 128)
+            return dataclasses.replace(cfg, **base, epochs=300, lr_drop=150, batch_size=64, warmup_batch_size=0)
+        epochs, drop = AUGDMIX_SCHEDULE[cfg.dataset, cfg.noise_mode, cfg.noise_rate]
+        return dataclasses.replace(cfg, **base, epochs=epochs, lr_drop=drop, batch_size=128, warmup_batch_size=128)
+    if cfg.dataset == 'clothing1m': return dataclasses.replace(cfg, **base)  # both scripts run the paper's schedule
+    if cfg.dataset == 'webvision':  # DivideMix's WebVision script (80 epochs, /10 at 40, wd 5e-4, all data), ResNet-50 as C2D
+        return None if baseline == 'augdmix' else dataclasses.replace(cfg, **base, epochs=80, lr_drop=40, weight_decay=5e-4,
+                                                                      num_batches=0)
+    return None if baseline == 'augdmix' else dataclasses.replace(cfg, **base)  # CPU track: our schedule, DivideMix's cleaner
+
+_WHOSE = {'dividemix': "DivideMix's own schedule", 'augdmix': "AugDMix's own schedule",
+          'gmm_agn': "the CPC paper's schedule, as the paper reran its baseline"}
 
 def baselines_of(name:str, # a preset name
                  preset:Preset)->dict:
-    "`<name>-dividemix` and `<name>-augdmix` (only `dividemix` for the CPU track), made from `preset`."
+    "`<name>-dividemix`, `<name>-augdmix` and `<name>-gmm_agn`, where each exists, made from `preset`."
     res, out = PAPER_RESULTS.get(name), {}
-    for b, change in BASELINES.items():
-        if res is None and change['strong_aug']: continue
-        paper = res[3 if b == 'dividemix' else 4] if res else None
-        where = ('not in the paper' if res is None else
-                 f"paper ({res[0]}, {'DivideMix' if b == 'dividemix' else 'AugDMix'}) {paper if paper is not None else 'not reported'}")
-        out[f"{name}-{b}"] = Preset(dataclasses.replace(preset.config, **change), f"{name} with the {b} baseline "
-                                    f"(gmm_agn, {'strong' if change['strong_aug'] else 'weak'} views); {where}")
+    for b in BASELINES:
+        cfg = baseline_config(name, preset.config, b)
+        if cfg is None or any(cfg == p.config for p in out.values()): continue  # e.g. Clothing1M: AugDMix ran the paper's schedule
+        if res is None: where = 'not in the paper'
+        elif b == 'gmm_agn': where = f"paper (Table 3, w/ GMM_agn) {TABLE3.get(name, {}).get('gmm_agn', 'not reported')}"
+        else:
+            paper = res[3 if b == 'dividemix' else 4]
+            where = f"paper ({res[0]}, {'DivideMix' if b == 'dividemix' else 'AugDMix'}) {paper if paper is not None else 'not reported'}"
+        if name == 'webvision' and b == 'dividemix': where += ' (ResNet-50 DivideMix of C2D)'
+        out[f"{name}-{b}"] = Preset(cfg, f"{name} baseline: {_WHOSE[b] if cfg.dataset != 'fashion_mnist' else 'the CPU-track schedule'}"
+                                    f", gmm_agn, {'strong' if cfg.strong_aug else 'weak'} views, {cfg.epochs} epochs; {where}")
     return out
 
 PRESETS = {n: p for name, preset in _paper_presets().items()  # name -> Preset; each preset followed by its baselines
@@ -154,7 +189,7 @@ def parse_value(field:str, # a `TrainConfig` field
 
 def parse_config(preset:str|None=None, # a name in `PRESETS` (None: the `TrainConfig` defaults)
                  overrides:dict|None=None, # field -> value (strings are converted to the field's type)
-                 baseline:str|None=None, # 'dividemix' or 'augdmix': the preset's baseline
+                 baseline:str|None=None, # 'dividemix', 'augdmix' or 'gmm_agn': the preset's baseline (see `baseline_config`)
                 )->TrainConfig:
     "The config of a run: `preset` (or its `baseline`) with `overrides` applied and checked."
     if baseline is not None:
@@ -175,7 +210,7 @@ def _field_help()->dict:
     d = docments(TrainConfig)
     return {f: (d.get(f) or f).replace('%', '%%') for f in FIELD_TYPES}  # argparse formats help with %
 
-USAGE = ("cpc_train [--preset NAME] [--baseline dividemix|augdmix] [--data PATH] [--out DIR] [--device DEV] "
+USAGE = ("cpc_train [--preset NAME] [--baseline dividemix|augdmix|gmm_agn] [--data PATH] [--imagenet PATH] [--out DIR] [--device DEV] "
          "[--resume] [--download] [--list] [--<config field> VALUE ...]")
 
 def cli_parser()->argparse.ArgumentParser:
@@ -183,8 +218,9 @@ def cli_parser()->argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='cpc_train', allow_abbrev=False, usage=USAGE,
                                 description="Train two networks with DivideMix and a label-noise cleaner (CPC by default).")
     p.add_argument('--preset', metavar='NAME', help="a named config (see --list); default: the TrainConfig defaults")
-    p.add_argument('--baseline', metavar='NAME', help="run the preset's baseline instead: dividemix or augdmix")
+    p.add_argument('--baseline', metavar='NAME', help="run the preset's baseline instead: dividemix, augdmix or gmm_agn")
     p.add_argument('--data', metavar='PATH', help="data set folder (default: the loader's search path)")
+    p.add_argument('--imagenet', metavar='PATH', help="WebVision: ILSVRC12 val, one folder per class (default: <data>/imagenet/val if present)")
     p.add_argument('--out', metavar='DIR', help="output folder (default: runs/<preset>)")
     p.add_argument('--device', metavar='DEV', help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     p.add_argument('--resume', action='store_true', help="continue from <out>/checkpoint.pt")
@@ -198,7 +234,7 @@ def cli_parser()->argparse.ArgumentParser:
     return p
 
 # %% ../nbs/10_cli.ipynb #1f0c90e0
-RUN_OPTIONS = ('preset', 'baseline', 'data', 'out', 'device', 'resume', 'download', 'list')
+RUN_OPTIONS = ('preset', 'baseline', 'data', 'imagenet', 'out', 'device', 'resume', 'download', 'list')
 
 def list_presets()->str:
     "One line per preset: name and description."
@@ -223,7 +259,8 @@ def main(argv:list|None=None, # command-line arguments (None: `sys.argv[1:]`)
     except RuntimeError as e: p.error(f"--device {run['device']!r}: {e}; expected cpu, cuda, cuda:N, mps, ...")
     name = run['preset'] and run['preset'] + (f"-{run['baseline']}" if run['baseline'] else '')
     out = run['out'] or f"runs/{name or 'default'}"
-    try: trainer = Trainer(cfg, data=run['data'], out=out, device=run['device'], resume=run['resume'], download=run['download'])
+    try: trainer = Trainer(cfg, data=run['data'], out=out, device=run['device'], resume=run['resume'], download=run['download'],
+                          imagenet=run['imagenet'])
     except (FileNotFoundError, ValueError) as e: p.error(str(e))  # DatasetLayoutError is a FileNotFoundError
     history = trainer.fit()
     plt.close(plot_auc_curves(Path(out)/'metrics.csv', Path(out)/'auc.png'))  # the paper's Fig. 3 for this run

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['logger', 'GMM_SETTINGS', 'normalize_losses', 'LossHistory', 'GMM1d', 'kmeans_1d', 'init_gmm', 'gmm_log_resp',
-           'clean_posterior', 'fit_gmm', 'gmm_clean_prob', 'synthetic_losses']
+           'clean_posterior', 'fit_gmm', 'gmm_input', 'fit_clean_prob', 'gmm_clean_prob', 'synthetic_losses']
 
 # %% ../nbs/04_gmm.ipynb #0524cde5
 logger = logging.getLogger('cpc.gmm')
@@ -214,23 +214,27 @@ def _agnostic_prob(x:torch.Tensor, min_per_class:int)->torch.Tensor:
     return clean_posterior(x, None, fit_gmm(x))
 
 # %% ../nbs/04_gmm.ipynb #2b5d2237
-def gmm_clean_prob(losses, # per-sample CE losses, shape (N,); torch or numpy
+def gmm_input(losses, # per-sample CE losses, shape (N,); torch or numpy
+              history:LossHistory|None=None, # if given: the normalised losses are appended, the mean of its window is returned
+             )->torch.Tensor: # float64 (N,): the values the GMM is fitted to
+    "What DivideMix fits its GMM to: the min-max normalised losses, or with `history` the mean of the last epochs' (not normalised again)."
+    x = normalize_losses(_check_losses(losses).to(torch.float64))
+    return x if history is None else history.update(x).to(torch.float64)
+
+def fit_clean_prob(x, # GMM input from `gmm_input` (N,): used as it is, never re-normalised
                    labels=None, # given (noisy) labels (N,), needed when class_aware
                    num_classes:int|None=None, # number of classes K, needed when class_aware
                    class_aware:bool=False, # False: one GMM (gmm_agn); True: one GMM per given label (gmm_awr)
-                   history:LossHistory|None=None, # if given: this epoch's normalised losses are appended, the mean of its window is fitted
                    min_per_class:int=2, # classes with fewer samples use the class-agnostic GMM
-                  )->torch.Tensor: # q(z=0): clean probability per sample, float32 (N,) on the losses' device
-    "Clean probability of each sample: posterior of the low-loss component of a 2-component GMM (DivideMix's cleaner)."
-    l = _check_losses(losses)
+                  )->torch.Tensor: # q(z=0): clean probability per sample, float32 (N,) on x's device
+    "Posterior of the low-loss component of a 2-component GMM fitted to `x` as given (one per class when `class_aware`)."
+    x = _check_losses(x).to(torch.float64)
     if isinstance(min_per_class, bool) or not isinstance(min_per_class, (int, np.integer)) or min_per_class < 1:
         raise ValueError(f"min_per_class must be a positive int, got {min_per_class!r}")
-    y = None if labels is None else _check_labels(labels, num_classes, l.shape[0]).to(l.device)
+    y = None if labels is None else _check_labels(labels, num_classes, x.shape[0]).to(x.device)
     if class_aware and (y is None or num_classes is None):
         raise ValueError(f"class_aware=True needs labels and num_classes, got labels={'None' if labels is None else 'given'}, "
                          f"num_classes={num_classes}")
-    x = normalize_losses(l.to(torch.float64))
-    if history is not None: x = history.update(x).to(torch.float64)
     if not class_aware: return _agnostic_prob(x, min_per_class).float()
     K = int(num_classes)
     n = torch.bincount(y, minlength=K)
@@ -247,6 +251,17 @@ def gmm_clean_prob(losses, # per-sample CE losses, shape (N,); torch or numpy
     keep = ~fallback
     if keep.any(): q[keep] = clean_posterior(x[keep], y[keep], fit_gmm(x[keep], y[keep], K))
     return q.float()
+
+def gmm_clean_prob(losses, # per-sample CE losses, shape (N,); torch or numpy
+                   labels=None, # given (noisy) labels (N,), needed when class_aware
+                   num_classes:int|None=None, # number of classes K, needed when class_aware
+                   class_aware:bool=False, # False: one GMM (gmm_agn); True: one GMM per given label (gmm_awr)
+                   history:LossHistory|None=None, # if given: this epoch's normalised losses are appended, the mean of its window is fitted
+                   min_per_class:int=2, # classes with fewer samples use the class-agnostic GMM
+                  )->torch.Tensor: # q(z=0): clean probability per sample, float32 (N,) on the losses' device
+    "Clean probability of each sample: posterior of the low-loss component of a 2-component GMM (DivideMix's cleaner)."
+    return fit_clean_prob(gmm_input(losses, history), labels, num_classes, class_aware, min_per_class)
+
 
 # %% ../nbs/04_gmm.ipynb #ea29710d
 def synthetic_losses(num_classes:int=10, # number of classes K

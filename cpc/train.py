@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #87147551
 from __future__ import annotations
-import csv, dataclasses, logging, math, os, random, time
+import csv, dataclasses, json, logging, math, os, random, time
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np
@@ -13,12 +13,14 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['SMALL_DATASETS', 'FILE_DATASETS', 'log', 'FILE_SETUP', 'METRIC_COLUMNS', 'TrainConfig', 'TensorSource', 'FileSource',
-           'load_data', 'TrainingError', 'gather', 'seed_everything', 'Trainer', 'format_row']
+__all__ = ['SMALL_DATASETS', 'FILE_DATASETS', 'VAL_SPLITS', 'log', 'FILE_SETUP', 'CPC_CLEANERS', 'METRIC_COLUMNS', 'TrainConfig',
+           'TensorSource', 'FileSource', 'load_data', 'eval_sources', 'balanced_sample', 'TrainingError', 'gather',
+           'seed_everything', 'Trainer', 'format_row']
 
 # %% ../nbs/07_train.ipynb #9614c655
 SMALL_DATASETS = ('cifar10', 'cifar100', 'fashion_mnist')  # held on the device as uint8 tensors
 FILE_DATASETS = ('clothing1m', 'webvision')  # image files read by DataLoader workers
+VAL_SPLITS = {'clothing1m': 'val'}  # data sets with a clean validation split (for `select_on_val`)
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -34,21 +36,25 @@ class TrainConfig:
     train_subset:int=0           # stratified subset of the training set (0 = all)
     test_subset:int=0            # stratified subset of the test set (0 = all)
     seed:int=0                   # seeds python, numpy, torch and the noise
-    batch_size:int=64            # labeled (and unlabeled) SSL batch; warm-up uses 2x
+    batch_size:int=64            # labeled (and unlabeled) SSL batch B
+    warmup_batch_size:int=0      # warm-up batch (0 = 2B, DivideMix; AugDMix uses 128)
     lr:float=0.02                # initial learning rate
     lr_drop:int=0                # epoch of the /10 drop (0 = half of `epochs`)
-    momentum:float=0.9
-    weight_decay:float=5e-4
+    momentum:float=0.9           # SGD momentum of the networks, the projection heads and the prototypes
+    weight_decay:float=5e-4      # SGD weight decay of the networks, the projection heads and the prototypes
     lambda_u:float=25.           # weight of the unlabeled MSE loss
     p_threshold:float=0.5        # GMM clean-probability threshold
     tau:float=0.5                # CPC clean-probability threshold
     T:float=0.5                  # sharpening temperature
     alpha:float=4.               # Beta(alpha, alpha) for MixMatch
-    loss_history:bool=False      # average the last 5 epochs' losses (90% noise)
+    alpha_p:float=1.             # weight of L_P in CPC's loss L_C (the paper's alpha in eq. 5)
+    labeled_rows_only:bool=False # needs lambda_u = 0: forward only the 2B mixed labeled rows (DivideMix's Clothing1M and WebVision scripts)
+    loss_history:bool=False      # fit the GMM to the mean of the last 5 epochs' normalised losses (90% noise)
     proto_warmup:float=0.05      # share of `epochs` during which the GMM split trains the nets
     strong_aug:bool=False        # AugDMix: strong views are mixed, weak views guess and refine
     neg_entropy:bool=False       # confidence penalty during warm-up (asymmetric noise)
-    num_batches:int=0            # labeled batches per SSL epoch (0 = one pass over the labeled set)
+    num_batches:int=0            # per-epoch class-balanced sample (DivideMix's Clothing1M): warm-up num_batches x 2B images, each eval pass num_batches x B (0 = all data)
+    select_on_val:bool=False     # validate each network every epoch, keep its best weights, test those at the end (DivideMix's Clothing1M)
     cpc_dim:int=128              # prototype dimension d
     cpc_epochs:int=1             # CPC passes over the cached features per epoch
     eval_batch_size:int=1024     # batch size of the eval pass and the test
@@ -67,9 +73,21 @@ class TrainConfig:
             raise ValueError(f"epochs={self.epochs}, warmup_epochs={self.warmup_epochs}: expected 0 <= warmup_epochs <= epochs, epochs >= 1")
         for f in ('batch_size', 'eval_batch_size', 'cpc_epochs'):
             if getattr(self, f) < 1: raise ValueError(f"{f}={getattr(self, f)}: expected a positive integer")
+        for f in ('warmup_batch_size', 'num_batches'):
+            if getattr(self, f) < 0: raise ValueError(f"{f}={getattr(self, f)}: expected 0 or a positive integer")
+        if self.labeled_rows_only and self.lambda_u != 0:
+            raise ValueError(f"labeled_rows_only=True drops the unlabeled rows, so it needs lambda_u=0, got lambda_u={self.lambda_u}")
+        if self.loss_history and self.num_batches:
+            raise ValueError("loss_history=True averages each sample's loss over epochs, which needs the same samples every "
+                             f"epoch: expected num_batches=0, got num_batches={self.num_batches}")
+        if self.select_on_val and self.dataset not in VAL_SPLITS:
+            raise ValueError(f"select_on_val=True needs a clean validation split: expected dataset in {tuple(VAL_SPLITS)}, "
+                             f"got {self.dataset!r}")
 
     @property
     def lr_drop_epoch(self)->int: return self.lr_drop or self.epochs // 2
+    @property
+    def warmup_batch(self)->int: return self.warmup_batch_size or 2 * self.batch_size
     @property
     def proto_warmup_epochs(self)->int:
         "Epochs after the network warm-up during which CPC learns but the GMM split trains the networks."
@@ -85,7 +103,7 @@ class TrainConfig:
                 if getattr(self, f.name) != getattr(other, f.name)}
 
 # %% ../nbs/07_train.ipynb #99e4824a
-from .data import TensorData, load_dataset, stratified_subset, Clothing1M, WebVision
+from .data import TensorData, load_dataset, stratified_subset, Clothing1M, WebVision, ImageNetVal
 from .noise import noisy_labels, noise_file_name, noise_report
 from .augment import normalize, weak_augment, strong_augment, large_image_transform
 from .models import create_model
@@ -150,8 +168,9 @@ class FileSource:
             yield b.to(self.device), [v.to(self.device, non_blocking=True) for v in views]
 
 # %% ../nbs/07_train.ipynb #1610d96f
-FILE_SETUP = {  # name -> (data set class, test split, crop size, resize), as DivideMix
-'clothing1m': (Clothing1M, 'test', 224, 256), 'webvision': (WebVision, 'val', 227, 320)}
+FILE_SETUP = {  # name -> (data set class, test split, crop size, resize)
+    'clothing1m': (Clothing1M, 'test', 224, 256),  # DivideMix: Resize(256), RandomCrop(224) / CenterCrop(224)
+    'webvision': (WebVision, 'val', 227, 256)}     # C2D's ResNet-50 setting: RandomCrop(227) / CenterCrop(227) of the 256-px images
 
 def load_data(cfg:TrainConfig, # the run
               root=None, # data folder (None: the data set's default places)
@@ -177,6 +196,34 @@ def load_data(cfg:TrainConfig, # the run
     mk = lambda split: FileSource(cls(root, split, transform=None), device, size, resize, cfg.num_workers)
     return mk('train'), mk(test_split), None
 
+def eval_sources(cfg:TrainConfig, # the run
+                 root=None, # data folder
+                 device='cpu', # where batches go
+                 imagenet=None, # ILSVRC12 val folder (one folder per class) for WebVision's transfer test
+                 num_classes:int=50, # classes of the training set: ILSVRC12 keeps its first `num_classes` class folders
+                )->dict: # {'val': FileSource} with `select_on_val`, {'imagenet': FileSource} for WebVision with `imagenet`
+    "The evaluation sets besides the test set: the clean validation split, and ILSVRC12 val (first 50 classes) for WebVision."
+    out = {}
+    if cfg.select_on_val:
+        cls, _, size, resize = FILE_SETUP[cfg.dataset]
+        out['val'] = FileSource(cls(root, VAL_SPLITS[cfg.dataset], transform=None), device, size, resize, cfg.num_workers)
+    if cfg.dataset == 'webvision' and imagenet is not None:  # C2D: Resize(256), CenterCrop(227)
+        out['imagenet'] = FileSource(ImageNetVal(imagenet, num_classes, transform=None), device, 227, 256, cfg.num_workers)
+    return out
+
+def balanced_sample(labels:torch.Tensor, # (N,) given labels
+                    n:int, # images wanted
+                    num_classes:int, # K
+                    generator:torch.Generator, # source of the shuffle
+                   )->torch.Tensor: # int64 indices, at most n, in shuffled order
+    "DivideMix's Clothing1M sampler: shuffle the training set, keep a sample while its class has fewer than n/K, stop at n."
+    perm = torch.randperm(len(labels), generator=generator, device=generator.device).to(labels.device)
+    y = labels[perm]
+    order = torch.sort(y, stable=True).indices                  # positions grouped by class, in shuffled order
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(len(y), device=y.device) - torch.searchsorted(y[order], y[order])  # rank within its class
+    return perm[rank < n / num_classes][:n]
+
 # %% ../nbs/07_train.ipynb #6e161ab9
 class TrainingError(RuntimeError):
     "Training cannot go on (a non-finite loss); the message names the epoch and the last good checkpoint."
@@ -195,8 +242,10 @@ def _atomic_save(obj, path:Path):
     torch.save(obj, tmp)
     os.replace(tmp, path)
 
-METRIC_COLUMNS = (['epoch', 'lr', 'test_acc'] + [f'{m}_{c}' for c in CLEANERS for m in ('auc', 'precision', 'recall')]
-                  + ['labeled_a', 'labeled_b', 'seconds'])
+CPC_CLEANERS = ('cpc_agn', 'cpc_awr')
+METRIC_COLUMNS = (['epoch', 'lr', 'test_acc', 'test_top5', 'imagenet_top1', 'imagenet_top5', 'val_acc_a', 'val_acc_b']
+                  + [f'{m}_{c}' for c in CLEANERS for m in ('auc', 'precision', 'recall')]
+                  + [f'proto_acc_{c}' for c in CPC_CLEANERS] + ['labeled_a', 'labeled_b', 'seconds'])
 
 # %% ../nbs/07_train.ipynb #008b47e4
 def seed_everything(seed:int):
@@ -227,6 +276,7 @@ class Trainer:
                  resume=False, # continue from `out/checkpoint.pt`
                  download=False, # allow torchvision to download a small data set
                  verbose=True, # progress bars and one line per epoch
+                 imagenet=None, # WebVision: ILSVRC12 val folder for the transfer test (None: `<data>/imagenet/val` if present)
                 ):
         self.cfg, self.out, self.verbose = cfg, Path(out), verbose
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
@@ -235,7 +285,10 @@ class Trainer:
         seed_everything(cfg.seed)
         self.out.mkdir(parents=True, exist_ok=True)
         self.train, self.test, true = load_data(cfg, data, self.device, noise_dir=self.out, download=download)
+        if imagenet is None and cfg.dataset == 'webvision' and data is not None and (Path(data)/'imagenet'/'val').is_dir():
+            imagenet = Path(data)/'imagenet'/'val'
         K = self.num_classes = self.train.num_classes
+        self.extra = eval_sources(cfg, data, self.device, imagenet, K)
         self.clean_mask = None if true is None else true == self.train.labels
         self.noise = None if true is None else noise_report(true, self.train.labels, K)
         if verbose and self.noise is not None: print(self.noise)
@@ -244,9 +297,11 @@ class Trainer:
         self.opts = [torch.optim.SGD(n.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
                      for n in self.nets]
         self.banks = [CleanerBank(K, n.feat_dim, p_threshold=cfg.p_threshold, seed=cfg.seed + 2 * k, dim=cfg.cpc_dim,
-                                  epochs=cfg.cpc_epochs, device=self.device) for k, n in enumerate(self.nets)]
+                                  epochs=cfg.cpc_epochs, alpha_p=cfg.alpha_p, momentum=cfg.momentum,
+                                  weight_decay=cfg.weight_decay, device=self.device) for k, n in enumerate(self.nets)]
         self.loss_hist = [LossHistory(5), LossHistory(5)]
         self.gen = torch.Generator(self.device).manual_seed(cfg.seed)
+        self.best = [dict(acc=-1., epoch=-1, net=None) for _ in self.nets]  # best-validation weights (`select_on_val`)
         self.history, self.start_epoch = [], 0
         if saved is not None: self._restore(saved)
 
@@ -263,20 +318,24 @@ class Trainer:
     def _bar(self, it, total, desc):
         return tqdm(it, total=total, desc=desc, leave=False, disable=not self.verbose)
 
+    def epoch_sample(self, n:int)->torch.Tensor:
+        "This epoch's training indices: a fresh class-balanced sample of `n` when `num_batches` is set, else all of them."
+        if not self.cfg.num_batches: return torch.arange(len(self.train), device=self.device)
+        return balanced_sample(self.train.labels, n, self.num_classes, self.gen)
+
 # %% ../nbs/07_train.ipynb #1a4e3607
 from fastcore.basics import patch
 
 @patch
 def warmup_epoch(self:Trainer, epoch:int, k:int)->torch.Tensor:
-    "Cross-entropy epoch of network `k` on all the data; returns the summed loss (for the NaN check)."
+    "Cross-entropy epoch of network `k` on all the data (or a fresh balanced sample); returns the summed loss (for the NaN check)."
     cfg, net, opt = self.cfg, self.nets[k], self.opts[k]
     net.train()
-    idx = torch.arange(len(self.train))
-    n = math.ceil(len(idx) / (2 * cfg.batch_size))
-    if cfg.num_batches: n = min(n, cfg.num_batches)
+    idx = self.epoch_sample(cfg.num_batches * cfg.warmup_batch)
+    n = math.ceil(len(idx) / cfg.warmup_batch)
     total = torch.zeros((), device=self.device)
-    batches = self.train.batches(idx, ('weak',), 2 * cfg.batch_size, self.gen)
-    for _, (b, (x,)) in self._bar(zip(range(n), batches), n, f'warm-up {"AB"[k]}'):
+    batches = self.train.batches(idx, ('weak',), cfg.warmup_batch, self.gen)
+    for b, (x,) in self._bar(batches, n, f'warm-up {"AB"[k]}'):
         logits, _ = self._fwd(net, x)
         loss = F.cross_entropy(logits, self.train.labels[b])
         if cfg.neg_entropy: loss = loss + neg_entropy(logits)
@@ -286,27 +345,41 @@ def warmup_epoch(self:Trainer, epoch:int, k:int)->torch.Tensor:
 
 @patch
 @torch.no_grad()
-def eval_pass(self:Trainer, k:int)->dict:
-    "Per-sample loss, softmax and backbone features of network `k` over the training set, in index order."
+def eval_pass(self:Trainer, k:int,
+              idx:torch.Tensor|None=None, # training indices to score (None: all, in index order)
+             )->dict:
+    "Per-sample loss, softmax and backbone features of network `k` over the training samples `idx`, in that order."
     net, out = self.nets[k], []
     net.eval()
-    idx = torch.arange(len(self.train))
+    idx = torch.arange(len(self.train), device=self.device) if idx is None else idx
     for b, (x,) in self.train.batches(idx, ('plain',), self.cfg.eval_batch_size):
         logits, feats = self._fwd(net, x)
         out.append((F.cross_entropy(logits, self.train.labels[b], reduction='none'), logits.softmax(1), feats))
     losses, probs, feats = (gather(torch.cat(o)) for o in zip(*out))
-    return dict(losses=losses, probs=probs, features=feats)
+    return dict(idx=idx, losses=losses, probs=probs, features=feats)
 
 @patch
 @torch.no_grad()
-def evaluate(self:Trainer)->float:
-    "Test accuracy of the two networks' summed logits."
-    for n in self.nets: n.eval()
-    correct = torch.zeros((), device=self.device, dtype=torch.long)
-    for b, (x,) in self.test.batches(torch.arange(len(self.test)), ('plain',), self.cfg.eval_batch_size):
-        logits = self._fwd(self.nets[0], x)[0] + self._fwd(self.nets[1], x)[0]
-        correct += (logits.argmax(1) == self.test.labels[b]).sum()
-    return correct.item() / len(self.test)
+def evaluate(self:Trainer,
+             source=None, # a source with labels (None: the test set)
+             nets=None, # the two networks (None: the current ones)
+             protos:bool=True, # also the nearest-prototype accuracy of each CPC cleaner
+            )->dict: # top1, top5 of the summed logits; proto_acc_cpc_agn / _awr (mean of the two networks' prototypes)
+    "Top-1 and top-5 accuracy of the two networks' summed logits, and the CPC prototypes as classifiers (section 5.3)."
+    src, nets = source or self.test, nets or self.nets
+    for n in nets: n.eval()
+    use = [c for c in CPC_CLEANERS if protos and all(b[c].num_updates for b in self.banks)]
+    hits = torch.zeros(2 + len(use), device=self.device)
+    for b, (x,) in src.batches(torch.arange(len(src)), ('plain',), self.cfg.eval_batch_size):
+        (l0, f0), (l1, f1) = self._fwd(nets[0], x), self._fwd(nets[1], x)
+        y = src.labels[b]
+        top = (l0 + l1).topk(min(5, self.num_classes), 1).indices
+        hits[0] += (top[:, 0] == y).sum(); hits[1] += (top == y[:, None]).any(1).sum()
+        for j, c in enumerate(use):
+            hits[2 + j] += sum((bank[c].predict(f).to(y.device) == y).sum() for bank, f in zip(self.banks, (f0, f1))) / 2
+    acc = (hits / len(src)).tolist()
+    return dict(top1=acc[0], top5=acc[1], **{f'proto_acc_{c}': acc[2 + use.index(c)] if c in use else math.nan
+                                            for c in CPC_CLEANERS})
 
 # %% ../nbs/07_train.ipynb #aab0c5b6
 def _cycle(src, idx, kinds, batch_size, gen):
@@ -315,37 +388,43 @@ def _cycle(src, idx, kinds, batch_size, gen):
 
 @patch
 def ssl_epoch(self:Trainer, epoch:int, k:int,
-              prob:torch.Tensor, # (N,) the peer cleaner's clean probability
-              clean:torch.Tensor, # (N,) bool: the peer cleaner's labeled set
+              prob:torch.Tensor, # the peer cleaner's clean probability of each sample in `idx`
+              clean:torch.Tensor, # bool, same length: the peer cleaner's labeled set
+              idx:torch.Tensor|None=None, # the training indices the split covers (None: all, in index order)
              )->torch.Tensor: # summed loss, for the NaN check
     "One DivideMix epoch of network `k` on the split chosen by the other network's cleaner."
     cfg, net, peer, opt = self.cfg, self.nets[k], self.nets[1 - k], self.opts[k]
-    lab, unl = clean.nonzero().flatten(), (~clean).nonzero().flatten()
+    idx = torch.arange(len(self.train), device=self.device) if idx is None else idx.to(self.device)
+    clean = clean.to(self.device)
+    lab, unl = idx[clean], idx[~clean]
+    w = torch.zeros(len(self.train), device=self.device)
+    w[idx] = prob.to(self.device, torch.float32)  # clean probability by training index
     total = torch.zeros((), device=self.device)
     if len(lab) == 0:
         log.warning(f"epoch {epoch}: network {'AB'[k]} gets an empty labeled set; its SSL step is skipped")
         return total
     if len(unl) == 0: log.warning(f"epoch {epoch}: network {'AB'[k]} gets an empty unlabeled set; training on L_x only")
-    kinds = ('weak', 'weak', 'strong', 'strong') if cfg.strong_aug else ('weak', 'weak')
-    mix_at = 2 if cfg.strong_aug else 0
-    n_iter = cfg.num_batches or math.ceil(len(lab) / cfg.batch_size)
+    kinds = ('strong', 'strong', 'weak', 'weak') if cfg.strong_aug else ('weak', 'weak')
+    guess_at = 2 if cfg.strong_aug else 0  # AugDMix: the weak views 3 and 4 guess and refine, the strong 1 and 2 are mixed
+    n_batches, ramp_iter = math.ceil(len(lab) / cfg.batch_size), len(lab) // cfg.batch_size + 1  # DivideMix's num_iter
     labeled = _cycle(self.train, lab, kinds, cfg.batch_size, self.gen)
     unlabeled = _cycle(self.train, unl, kinds, cfg.batch_size, self.gen) if len(unl) else None
     net.train(); peer.eval()
-    for i in self._bar(range(n_iter), n_iter, f'SSL {"AB"[k]}'):
+    for i in self._bar(range(n_batches), n_batches, f'SSL {"AB"[k]}'):
         b, xv = next(labeled)
         ub, uv = next(unlabeled) if unlabeled is not None else (b[:0], [v[:0] for v in xv])
         nx, nu = len(b), len(ub)
-        with torch.no_grad():
-            lx1, lx2, lu1, lu2 = self._fwd(net, torch.cat([xv[0], xv[1], uv[0], uv[1]]))[0].split([nx, nx, nu, nu])
-            pu1, pu2 = self._fwd(peer, torch.cat([uv[0], uv[1]]))[0].split([nu, nu])
-            targets = dividemix_targets(lx1, lx2, self.train.labels[b], prob[b], lu1, lu2, pu1, pu2, cfg.T)
-        inputs = torch.cat([xv[mix_at], xv[mix_at + 1], uv[mix_at], uv[mix_at + 1]])
+        with torch.no_grad():  # DivideMix's order: the trained net (train mode) one view per forward, the peer in eval mode
+            lu1, lu2 = (self._fwd(net, v)[0] if nu else v.new_zeros(0, self.num_classes) for v in uv[guess_at:guess_at + 2])
+            pu1, pu2 = self._fwd(peer, torch.cat(uv[guess_at:guess_at + 2]))[0].split([nu, nu])
+            lx1, lx2 = (self._fwd(net, v)[0] for v in xv[guess_at:guess_at + 2])
+            targets = dividemix_targets(lx1, lx2, self.train.labels[b], w[b], lu1, lu2, pu1, pu2, cfg.T)
+        inputs = torch.cat([xv[0], xv[1], uv[0], uv[1]])
         mixed, mixed_t, _ = mixmatch_mix(inputs, targets, cfg.alpha, generator=self.gen)
-        if cfg.lambda_u == 0: mixed, mixed_t, nu = mixed[:2*nx], mixed_t[:2*nx], 0  # no L_u: skip its rows
+        if cfg.labeled_rows_only: mixed, mixed_t, nu = mixed[:2*nx], mixed_t[:2*nx], 0  # partners still come from all rows
         logits = self._fwd(net, mixed)[0]
         Lx, Lu, w_u = semi_loss(logits[:2*nx], mixed_t[:2*nx], logits[2*nx:], mixed_t[2*nx:], cfg.lambda_u,
-                                epoch + i / n_iter, cfg.warmup_epochs)
+                                epoch + i / ramp_iter, cfg.warmup_epochs)
         loss = Lx + prior_penalty(logits) + (w_u * Lu if nu else 0.)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
         total += loss.detach()
@@ -372,27 +451,38 @@ def threshold(self:Trainer, cleaner:str)->float:
 
 @patch
 def clean_step(self:Trainer, epoch:int)->list:
-    "Eval pass of each network, then all four cleaners on it: a list of two {cleaner: q(z=0)} dicts."
-    qs = []
+    "Eval pass of each network (on its own fresh sample when `num_batches` is set), then all four cleaners on it: a list of two (indices, {cleaner: q(z=0)})."
+    out = []
     for k in range(2):
-        ev = self.eval_pass(k)
+        ev = self.eval_pass(k, self.epoch_sample(self.cfg.num_batches * self.cfg.batch_size))
         if not torch.isfinite(ev['losses']).all(): self.fail(epoch, f"eval-pass loss of network {'AB'[k]}")
         hist = self.loss_hist[k] if self.cfg.loss_history else None
-        qs.append(self.banks[k].step(ev['losses'], self.train.labels, ev['probs'], ev['features'],
-                                     lr=self.cfg.lr_at(epoch), history=hist))
-    return qs
+        out.append((ev['idx'], self.banks[k].step(ev['losses'], self.train.labels[ev['idx']], ev['probs'], ev['features'],
+                                                  lr=self.cfg.lr_at(epoch), history=hist)))
+    return out
 
 @patch
-def cleaner_row(self:Trainer, qs:list)->dict:
+def cleaner_row(self:Trainer, scored:list)->dict:
     "AUC, precision and recall of every cleaner against the true clean mask, averaged over the two networks."
     row = {}
     for c in CLEANERS:
-        ms = [cleaner_metrics(q[c], self.clean_mask, self.threshold(c)) if self.clean_mask is not None
-              else dict(auc=math.nan, precision=math.nan, recall=math.nan) for q in qs]
+        ms = [cleaner_metrics(q[c], self.clean_mask[idx], self.threshold(c)) if self.clean_mask is not None
+              else dict(auc=math.nan, precision=math.nan, recall=math.nan) for idx, q in scored]
         for m in ('auc', 'precision', 'recall'): row[f'{m}_{c}'] = float(np.mean([x[m] for x in ms]))
     return row
 
 # %% ../nbs/07_train.ipynb #e5d7e912
+@patch
+def validate(self:Trainer, epoch:int)->dict:
+    "Accuracy of each network alone on the validation split; a network that beats its best so far is kept (DivideMix's Clothing1M)."
+    row = {}
+    for k, net in enumerate(self.nets):
+        acc = self.evaluate(self.extra['val'], nets=[net, net], protos=False)['top1']
+        if acc > self.best[k]['acc']:
+            self.best[k] = dict(acc=acc, epoch=epoch, net={n: t.detach().cpu().clone() for n, t in net.state_dict().items()})
+        row[f'val_acc_{"ab"[k]}'] = acc
+    return row
+
 @patch
 def run_epoch(self:Trainer, epoch:int)->dict:
     "Train both networks for one epoch, test, and return the epoch's metrics row."
@@ -406,16 +496,22 @@ def run_epoch(self:Trainer, epoch:int)->dict:
         row.update({f'{m}_{c}': math.nan for c in CLEANERS for m in ('auc', 'precision', 'recall')})
         row.update(labeled_a=len(self.train), labeled_b=len(self.train))
     else:
-        qs = self.clean_step(epoch)
-        row.update(self.cleaner_row(qs))
+        scored = self.clean_step(epoch)
+        row.update(self.cleaner_row(scored))
         name, thr = self.active_cleaner(epoch)
-        clean = [q[name] > thr for q in qs]
-        # co-divide: network A trains on B's split and clean probabilities, and vice versa
-        loss = sum(self.ssl_epoch(epoch, k, qs[1 - k][name], clean[1 - k]) for k in range(2))
-        row.update(labeled_a=int(clean[1].sum()), labeled_b=int(clean[0].sum()))
+        splits = [(idx, q[name], q[name] > thr) for idx, q in scored]
+        # co-divide: network A trains on B's sample, split and clean probabilities, and vice versa
+        loss = sum(self.ssl_epoch(epoch, k, splits[1 - k][1], splits[1 - k][2], splits[1 - k][0]) for k in range(2))
+        row.update(labeled_a=int(splits[1][2].sum()), labeled_b=int(splits[0][2].sum()))
     if not torch.isfinite(loss): self.fail(epoch, 'training loss')
-    row.update(test_acc=self.evaluate(), seconds=time.time() - t0)
-    return row
+    test = self.evaluate()
+    row.update(test_acc=test['top1'], test_top5=test['top5'], **{k: v for k, v in test.items() if k.startswith('proto')})
+    if 'imagenet' in self.extra:
+        inet = self.evaluate(self.extra['imagenet'], protos=False)
+        row.update(imagenet_top1=inet['top1'], imagenet_top5=inet['top5'])
+    if cfg.select_on_val: row.update(self.validate(epoch))
+    row.update(seconds=time.time() - t0)
+    return {c: row.get(c, math.nan) for c in METRIC_COLUMNS}
 
 # %% ../nbs/07_train.ipynb #b9b06b43
 @patch
@@ -423,7 +519,8 @@ def state_dict(self:Trainer)->dict:
     "Everything needed to continue the run after the last finished epoch."
     return dict(config=asdict(self.cfg), history=self.history, rng=_rng_state(self.gen),
                 nets=[n.state_dict() for n in self.nets], opts=[o.state_dict() for o in self.opts],
-                banks=[b.state_dict() for b in self.banks], loss_hist=[h.state_dict() for h in self.loss_hist])
+                banks=[b.state_dict() for b in self.banks], loss_hist=[h.state_dict() for h in self.loss_hist],
+                best=self.best)
 
 @patch
 def save(self:Trainer):
@@ -452,9 +549,21 @@ def _restore(self:Trainer, saved:dict):
     for o, sd in zip(self.opts, saved['opts']): o.load_state_dict(sd)
     for b, sd in zip(self.banks, saved['banks']): b.load_state_dict(sd)
     for h, sd in zip(self.loss_hist, saved['loss_hist']): h.load_state_dict(sd)
+    self.best = saved.get('best', self.best)
     self.history = saved['history']
     self.start_epoch = self.history[-1]['epoch'] + 1 if self.history else 0
     _set_rng_state(saved['rng'], self.gen)
+
+@patch
+def test_best(self:Trainer)->dict:
+    "Test the best-validation networks together (DivideMix's Clothing1M protocol); also written to `result.json`."
+    nets = [self._make_net(self.num_classes, 3) for _ in self.nets]
+    for n, b in zip(nets, self.best): n.load_state_dict(b['net'])
+    acc = self.evaluate(nets=nets, protos=False)
+    res = dict(test_acc=acc['top1'], test_top5=acc['top5'], epoch_a=self.best[0]['epoch'], epoch_b=self.best[1]['epoch'],
+               val_acc_a=self.best[0]['acc'], val_acc_b=self.best[1]['acc'])
+    (self.out/'result.json').write_text(json.dumps(res, indent=1))
+    return res
 
 @patch
 def fit(self:Trainer)->list:
@@ -466,6 +575,10 @@ def fit(self:Trainer)->list:
         self.history.append(row)
         self.save()
         if self.verbose: tqdm.write(format_row(row))
+    if cfg.select_on_val:
+        res = self.test_best()
+        if self.verbose: print(f"best-validation networks (epochs {res['epoch_a']} and {res['epoch_b']}): "
+                               f"test_acc {res['test_acc']:.4f}; result.json in {self.out}")
     return self.history
 
 def format_row(row:dict)->str:
