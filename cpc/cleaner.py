@@ -42,7 +42,16 @@ def _check_probs(probs, n:int, num_classes:int)->torch.Tensor:
     "`probs` as a float32 (n, num_classes) tensor."
     p = _as_tensor(probs, 'probs', 2)
     if tuple(p.shape) != (n, num_classes): raise ValueError(f"probs has shape {tuple(p.shape)}, expected ({n}, {num_classes})")
+    _check_finite(p, 'probs')
+    if len(p) and (p.min() < 0 or p.max() > 1): raise ValueError(f"probs must lie in [0, 1] (softmax outputs), got values in [{p.min().item():.3g}, {p.max().item():.3g}]")
     return p.float()
+
+def _check_finite(t:torch.Tensor, name:str):
+    "ValueError naming `name` and the first bad row when `t` holds NaN or infinity."
+    bad = ~torch.isfinite(t)
+    if bad.any():
+        row = int(bad.reshape(len(t), -1).any(1).nonzero()[0])
+        raise ValueError(f"{name} contain {int(bad.sum())} non-finite value(s) (first in row {row}); expected finite numbers")
 
 def _check_positive_int(**kw):
     "ValueError unless every keyword value is a positive int."
@@ -142,6 +151,7 @@ class PrototypeCleaner:
     def _features(self, features)->torch.Tensor:
         v = _as_tensor(features, 'features', 2)
         if v.shape[1] != self.feat_dim: raise ValueError(f"features have feat_dim {v.shape[1]}, expected {self.feat_dim}")
+        _check_finite(v, 'features')
         return v.detach().to(self.device, torch.float32)
 
     def logits(self, v:torch.Tensor)->torch.Tensor:

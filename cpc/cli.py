@@ -10,7 +10,7 @@ import torch
 from pathlib import Path
 import matplotlib.pyplot as plt
 from fastcore.docments import docments
-from .train import TrainConfig, Trainer
+from .train import TrainConfig, Trainer, TrainingError, RunLockedError
 from .diagnostics import plot_auc_curves
 
 # %% auto #0
@@ -116,7 +116,7 @@ AUGDMIX_SCHEDULE = {  # (dataset, noise_mode, noise_rate) -> (epochs, lr drop ep
     ('cifar10', 'sym', 0.2): (300, 150), ('cifar10', 'sym', 0.5): (300, 150), ('cifar10', 'sym', 0.8): (350, 200),
     ('cifar10', 'sym', 0.9): (350, 250), ('cifar10', 'asym', 0.4): (350, 250),
     **{('cifar100', 'sym', r): (400, 300) for r in (0.2, 0.5, 0.8, 0.9)}}
-BASELINES = ('dividemix', 'augdmix', 'gmm_agn')
+BASELINES = ('dividemix', 'augdmix', 'gmm_agn', 'ce')
 
 def baseline_config(name:str, # a paper or CPU-track preset name
                     cfg:TrainConfig, # its config
@@ -124,6 +124,7 @@ def baseline_config(name:str, # a paper or CPU-track preset name
                    )->TrainConfig|None: # None where that baseline does not exist for the preset
     "A baseline of a preset: DivideMix's or AugDMix's own published schedule, or the paper's schedule with the GMM_agn cleaner."
     if baseline == 'gmm_agn': return None if cfg.cleaner == 'gmm_agn' else dataclasses.replace(cfg, cleaner='gmm_agn')
+    if baseline == 'ce': return dataclasses.replace(cfg, warmup_epochs=cfg.epochs, cleaner='gmm_agn')  # no split ever
     base = dict(cleaner='gmm_agn', strong_aug=baseline == 'augdmix')
     if cfg.dataset in ('cifar10', 'cifar100'):
         if baseline == 'dividemix':  # Train_cifar.py: 300 epochs, lr/10 at 150, batch 64 (warm-up 128)
@@ -137,7 +138,8 @@ def baseline_config(name:str, # a paper or CPU-track preset name
     return None if baseline == 'augdmix' else dataclasses.replace(cfg, **base)  # CPU track: our schedule, DivideMix's cleaner
 
 _WHOSE = {'dividemix': "DivideMix's own schedule", 'augdmix': "AugDMix's own schedule",
-          'gmm_agn': "the CPC paper's schedule, as the paper reran its baseline"}
+          'gmm_agn': "the CPC paper's schedule, as the paper reran its baseline",
+          'ce': "plain cross-entropy on the noisy labels, every epoch a warm-up epoch"}
 
 def baselines_of(name:str, # a preset name
                  preset:Preset)->dict:
@@ -147,13 +149,15 @@ def baselines_of(name:str, # a preset name
         cfg = baseline_config(name, preset.config, b)
         if cfg is None or any(cfg == p.config for p in out.values()): continue  # e.g. Clothing1M: AugDMix ran the paper's schedule
         if res is None: where = 'not in the paper'
+        elif b == 'ce': where = 'not in the paper'
         elif b == 'gmm_agn': where = f"paper (Table 3, w/ GMM_agn) {TABLE3.get(name, {}).get('gmm_agn', 'not reported')}"
         else:
             paper = res[3 if b == 'dividemix' else 4]
             where = f"paper ({res[0]}, {'DivideMix' if b == 'dividemix' else 'AugDMix'}) {paper if paper is not None else 'not reported'}"
         if name == 'webvision' and b == 'dividemix': where += ' (ResNet-50 DivideMix of C2D)'
-        out[f"{name}-{b}"] = Preset(cfg, f"{name} baseline: {_WHOSE[b] if cfg.dataset != 'fashion_mnist' else 'the CPU-track schedule'}"
-                                    f", gmm_agn, {'strong' if cfg.strong_aug else 'weak'} views, {cfg.epochs} epochs; {where}")
+        whose = 'the CPU-track schedule' if cfg.dataset == 'fashion_mnist' and b != 'ce' else _WHOSE[b]
+        how = 'no cleaner' if b == 'ce' else f"gmm_agn, {'strong' if cfg.strong_aug else 'weak'} views"
+        out[f"{name}-{b}"] = Preset(cfg, f"{name} baseline: {whose}, {how}, {cfg.epochs} epochs; {where}")
     return out
 
 PRESETS = {n: p for name, preset in _paper_presets().items()  # name -> Preset; each preset followed by its baselines
@@ -211,7 +215,7 @@ def _field_help()->dict:
     return {f: (d.get(f) or f).replace('%', '%%') for f in FIELD_TYPES}  # argparse formats help with %
 
 USAGE = ("cpc_train [--preset NAME] [--baseline dividemix|augdmix|gmm_agn] [--data PATH] [--imagenet PATH] [--out DIR] [--device DEV] "
-         "[--resume] [--download] [--list] [--<config field> VALUE ...]")
+         "[--resume | --overwrite] [--download] [--list] [--<config field> VALUE ...]")
 
 def cli_parser()->argparse.ArgumentParser:
     "The `cpc_train` argument parser: run options, then one `--<field>` override per `TrainConfig` field."
@@ -224,6 +228,7 @@ def cli_parser()->argparse.ArgumentParser:
     p.add_argument('--out', metavar='DIR', help="output folder (default: runs/<preset>)")
     p.add_argument('--device', metavar='DEV', help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     p.add_argument('--resume', action='store_true', help="continue from <out>/checkpoint.pt")
+    p.add_argument('--overwrite', action='store_true', help="replace the run already in --out (default: refuse to)")
     p.add_argument('--download', action='store_true', help="let torchvision download CIFAR / Fashion-MNIST if absent")
     p.add_argument('--list', action='store_true', help="print the presets and exit")
     g = p.add_argument_group('config overrides (each replaces the preset value)')
@@ -234,7 +239,7 @@ def cli_parser()->argparse.ArgumentParser:
     return p
 
 # %% ../nbs/10_cli.ipynb #1f0c90e0
-RUN_OPTIONS = ('preset', 'baseline', 'data', 'imagenet', 'out', 'device', 'resume', 'download', 'list')
+RUN_OPTIONS = ('preset', 'baseline', 'data', 'imagenet', 'out', 'device', 'resume', 'overwrite', 'download', 'list')
 
 def list_presets()->str:
     "One line per preset: name and description."
@@ -259,10 +264,16 @@ def main(argv:list|None=None, # command-line arguments (None: `sys.argv[1:]`)
     except RuntimeError as e: p.error(f"--device {run['device']!r}: {e}; expected cpu, cuda, cuda:N, mps, ...")
     name = run['preset'] and run['preset'] + (f"-{run['baseline']}" if run['baseline'] else '')
     out = run['out'] or f"runs/{name or 'default'}"
+    if run['resume'] and run['overwrite']: p.error("--resume and --overwrite exclude each other")
     try: trainer = Trainer(cfg, data=run['data'], out=out, device=run['device'], resume=run['resume'], download=run['download'],
-                          imagenet=run['imagenet'])
-    except (FileNotFoundError, ValueError) as e: p.error(str(e))  # DatasetLayoutError is a FileNotFoundError
-    history = trainer.fit()
+                          imagenet=run['imagenet'], overwrite=run['overwrite'])
+    except (OSError, ValueError, RunLockedError) as e: p.error(str(e))  # DatasetLayoutError, RunExistsError are OSErrors
+    try: history = trainer.fit()
+    except Exception as e:  # inside training: one line, exit code 1, and where to resume from
+        last = f"{trainer.ckpt} ({len(trainer.history)} epoch(s) done; --resume continues)" if trainer.history else "none"
+        print(f"cpc_train: error: {e if isinstance(e, TrainingError) else f'{type(e).__name__}: {e}; last good checkpoint: {last}'}",
+              file=sys.stderr)
+        return 1
     plt.close(plot_auc_curves(Path(out)/'metrics.csv', Path(out)/'auc.png'))  # the paper's Fig. 3 for this run
     print(f"done: {len(history)} epochs, final test_acc {history[-1]['test_acc']:.4f}; "
           f"metrics.csv, checkpoint.pt and auc.png in {out}")

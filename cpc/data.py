@@ -228,10 +228,21 @@ def write_webvision_fixture(root, # WebVision root (holds `info/`, `google/`, `v
     return root
 
 # %% ../nbs/00_data.ipynb #aa3e2f62
+_PICKLE_ALLOWED = {  # the only globals a CIFAR batch file needs: numpy arrays, and bytes written by Python 3 at protocol 2
+    ('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'), ('numpy', 'ndarray'),
+    ('numpy', 'dtype'), ('numpy.core.multiarray', 'scalar'), ('numpy._core.multiarray', 'scalar'), ('_codecs', 'encode')}
+
+class _CifarUnpickler(pickle.Unpickler):
+    "An unpickler that builds dicts, lists, strings, bytes, numbers and numpy arrays, and refuses every other global."
+    def find_class(self, module, name):
+        if (module, name) in _PICKLE_ALLOWED: return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}: a CIFAR batch holds only dicts, lists, strings, "
+                                     "bytes, numbers and numpy arrays, so the file is not a CIFAR batch (or was tampered with)")
+
 def _unpickle(path)->dict:
-    "Load one CIFAR pickle file (Python 2 era, hence latin1) with its keys as `str`."
+    "Load one CIFAR pickle file (Python 2 era, hence latin1) with its keys as `str`; nothing in it is executed."
     try:
-        with open(path, 'rb') as f: d = pickle.load(f, encoding='latin1')
+        with open(path, 'rb') as f: d = _CifarUnpickler(f, encoding='latin1').load()
     except Exception as e: raise DatasetLayoutError(f"{path}: not a readable CIFAR pickle file ({e})") from e
     if not isinstance(d, dict): raise DatasetLayoutError(f"{path}: holds a {type(d).__name__}; expected a dict")
     return {k.decode('latin1') if isinstance(k, bytes) else k: v for k, v in d.items()}
@@ -293,11 +304,11 @@ def read_idx(path)->np.ndarray:
 def load_fashion_mnist(root=None, # folder with the .gz files (or torchvision's `root` with FashionMNIST/raw); None: system copy only
                        train:bool=True, # training (60,000) or test (10,000) split
                        download:bool=False, # if no copy is found, fetch it with torchvision into `root` (default ~/.cache/cpc)
-                       system_dir=FMNIST_SYSTEM_DIR, # shared copy tried after `root`; None to skip it
+                       system_dir=FMNIST_SYSTEM_DIR, # shared copy, used when `root` is None
                       )->TensorData:
-    "Load Fashion-MNIST (1x28x28 uint8) from the user's folder, else the system copy, else a download if allowed."
+    "Load Fashion-MNIST (1x28x28 uint8) from the user's folder (or, without one, the system copy), else a download if allowed."
     files = FMNIST_FILES[train]
-    cands = ([Path(root), Path(root)/'FashionMNIST'/'raw'] if root is not None else []) + [system_dir]
+    cands = [Path(root), Path(root)/'FashionMNIST'/'raw'] if root is not None else [system_dir]  # a folder the user names must hold the data
     try: d = _find_dir(cands, files, 'Fashion-MNIST')
     except DatasetLayoutError as e:
         if not download: raise DatasetLayoutError(f"{e}. Pass download=True to fetch it with torchvision.") from None

@@ -4,23 +4,27 @@
 
 # %% ../nbs/07_train.ipynb #87147551
 from __future__ import annotations
-import csv, dataclasses, json, logging, math, os, random, time
+import csv, dataclasses, hashlib, json, logging, math, os, pickle, random, time
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np
 import torch, torchvision
 import torch.nn.functional as F
 from tqdm.auto import tqdm
+try: import fcntl  # the output-folder lock (Linux, macOS)
+except ImportError: fcntl = None
 
 # %% auto #0
-__all__ = ['SMALL_DATASETS', 'FILE_DATASETS', 'VAL_SPLITS', 'log', 'FILE_SETUP', 'CPC_CLEANERS', 'METRIC_COLUMNS', 'TrainConfig',
-           'TensorSource', 'FileSource', 'load_data', 'eval_sources', 'balanced_sample', 'TrainingError', 'gather',
-           'seed_everything', 'Trainer', 'format_row']
+__all__ = ['SMALL_DATASETS', 'FILE_DATASETS', 'VAL_SPLITS', 'log', 'FILE_SETUP', 'CPC_CLEANERS', 'METRIC_COLUMNS',
+           'CHECKPOINT_KEYS', 'TrainConfig', 'TensorSource', 'FileSource', 'load_data', 'eval_sources',
+           'balanced_sample', 'TrainingError', 'gather', 'seed_everything', 'RunExistsError', 'RunLockedError',
+           'lock_folder', 'Trainer', 'format_row']
 
 # %% ../nbs/07_train.ipynb #9614c655
 SMALL_DATASETS = ('cifar10', 'cifar100', 'fashion_mnist')  # held on the device as uint8 tensors
 FILE_DATASETS = ('clothing1m', 'webvision')  # image files read by DataLoader workers
 VAL_SPLITS = {'clothing1m': 'val'}  # data sets with a clean validation split (for `select_on_val`)
+_KIND = {str: 'a string', int: 'an integer', float: 'a finite number', bool: 'a bool (True or False)'}
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -64,6 +68,11 @@ class TrainConfig:
         from cpc.cleaner import CLEANERS
         from cpc.models import MODELS
         from cpc.noise import NOISE_MODES
+        for f in fields(self):  # types first: a string or a bool where a number belongs is refused by name
+            v, t = getattr(self, f.name), {'str': str, 'int': int, 'float': float, 'bool': bool}[f.type]
+            ok = isinstance(v, bool) if t is bool else (isinstance(v, (int, float)) and not isinstance(v, bool)) if t is float \
+                 else isinstance(v, t) and not (t is int and isinstance(v, bool))
+            if not ok or (t is float and not math.isfinite(v)): raise ValueError(f"{f.name}={v!r}: expected {_KIND[t]}")
         known = dict(cleaner=CLEANERS, model=tuple(MODELS), noise_mode=tuple(NOISE_MODES) + ('real',),
                      dataset=SMALL_DATASETS + FILE_DATASETS)
         for f, ok in known.items():
@@ -73,8 +82,15 @@ class TrainConfig:
             raise ValueError(f"epochs={self.epochs}, warmup_epochs={self.warmup_epochs}: expected 0 <= warmup_epochs <= epochs, epochs >= 1")
         for f in ('batch_size', 'eval_batch_size', 'cpc_epochs'):
             if getattr(self, f) < 1: raise ValueError(f"{f}={getattr(self, f)}: expected a positive integer")
-        for f in ('warmup_batch_size', 'num_batches'):
+        for f in ('warmup_batch_size', 'num_batches', 'train_subset', 'test_subset', 'lr_drop', 'seed', 'num_workers'):
             if getattr(self, f) < 0: raise ValueError(f"{f}={getattr(self, f)}: expected 0 or a positive integer")
+        for f, lo, hi, what in (('tau', 0, 1, '[0, 1)'), ('p_threshold', 0, 1, '[0, 1)'), ('momentum', 0, 1, '[0, 1)'),
+                                ('proto_warmup', 0, 1.0001, '[0, 1]')):
+            if not lo <= getattr(self, f) < hi: raise ValueError(f"{f}={getattr(self, f)}: expected a value in {what}")
+        for f in ('lr', 'T', 'alpha', 'cpc_dim'):
+            if not getattr(self, f) > 0: raise ValueError(f"{f}={getattr(self, f)}: expected a value > 0")
+        for f in ('weight_decay', 'lambda_u', 'alpha_p'):
+            if getattr(self, f) < 0: raise ValueError(f"{f}={getattr(self, f)}: expected a value >= 0")
         if self.labeled_rows_only and self.lambda_u != 0:
             raise ValueError(f"labeled_rows_only=True drops the unlabeled rows, so it needs lambda_u=0, got lambda_u={self.lambda_u}")
         if self.loss_history and self.num_batches:
@@ -122,6 +138,10 @@ class TensorSource:
         self.labels, self.num_classes = self.data.labels, self.data.num_classes
     def __len__(self): return len(self.labels)
 
+    def fingerprint(self)->str:
+        "SHA-1 of the images: what a checkpoint records to refuse resuming on other data."
+        return hashlib.sha1(self.data.images.cpu().numpy().tobytes()).hexdigest()
+
     def view(self, x, kind, generator=None):
         "One view of the uint8 batch `x`: `plain` (normalised), `weak` or `strong` augmentation."
         m, s = self.data.mean, self.data.std
@@ -156,6 +176,9 @@ class FileSource:
         auto = torchvision.transforms.AutoAugment(torchvision.transforms.AutoAugmentPolicy.IMAGENET)
         self.tfms = {'plain': tf(False), 'weak': tf(True), 'strong': torchvision.transforms.Compose([auto, tf(True)])}
     def __len__(self): return len(self.labels)
+    def fingerprint(self)->str:
+        "SHA-1 of the file keys and labels: what a checkpoint records to refuse resuming on other data."
+        return hashlib.sha1('\n'.join(map(str, self.ds.keys)).encode() + self.labels.cpu().numpy().tobytes()).hexdigest()
 
     def batches(self, idx, kinds, batch_size, generator=None):
         "Yield `(idx_batch, [view, ...])` over `idx`, shuffled when a generator is given."
@@ -267,6 +290,21 @@ def _set_rng_state(st:dict, gen:torch.Generator):
     if st['cuda']: torch.cuda.set_rng_state_all(st['cuda'])
 
 # %% ../nbs/07_train.ipynb #c6c125c6
+class RunExistsError(FileExistsError):
+    "The output folder already holds a run: resume it, overwrite it explicitly, or write elsewhere."
+class RunLockedError(RuntimeError):
+    "Another process is writing to the output folder."
+
+def lock_folder(path:Path)->int|None:
+    "Take an exclusive OS lock on the folder `path` (it dies with the process); RunLockedError if another run holds it."
+    if fcntl is None: return None  # no flock on this platform
+    fd = os.open(path, os.O_RDONLY)
+    try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RunLockedError(f"out={path}: another run is writing to this folder; wait for it to end or choose another --out") from None
+    return fd
+
 class Trainer:
     "Two networks trained with DivideMix and the cleaner `cfg.cleaner`, checkpointed every epoch."
     def __init__(self, cfg:TrainConfig, # the run
@@ -277,21 +315,50 @@ class Trainer:
                  download=False, # allow torchvision to download a small data set
                  verbose=True, # progress bars and one line per epoch
                  imagenet=None, # WebVision: ILSVRC12 val folder for the transfer test (None: `<data>/imagenet/val` if present)
+                 overwrite=False, # replace a run already in `out` (its checkpoint, metrics and noise file)
                 ):
-        self.cfg, self.out, self.verbose = cfg, Path(out), verbose
+        self.cfg, self.out, self.verbose, self._lock = cfg, Path(out), verbose, None
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-        self.ckpt = self.out/'checkpoint.pt'
+        if self.device.type == 'cuda' and not torch.cuda.is_available():
+            raise ValueError(f"device={str(self.device)!r}: CUDA is not available on this machine; expected 'cpu'")
+        if data is not None and not Path(data).is_dir(): raise FileNotFoundError(f"data={str(data)!r}: no such folder")
+        self.ckpt, made = self.out/'checkpoint.pt', not self.out.exists()
+        try: self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e: raise ValueError(f"out={str(out)!r}: cannot create the output folder ({e.strerror})") from None
+        if not os.access(self.out, os.W_OK): raise ValueError(f"out={str(out)!r}: the folder is not writable")
+        try:
+            self._lock = lock_folder(self.out)
+            self._setup(data, resume, download, imagenet, overwrite)
+        except BaseException:
+            self.release()
+            if made and not any(self.out.iterdir()): self.out.rmdir()  # leave nothing behind when setup fails
+            raise
+
+    def release(self):
+        "Give up the lock on the output folder (`fit` releases it when it ends)."
+        if self._lock is not None: os.close(self._lock); self._lock = None
+    def __del__(self): self.release()
+
+    def _setup(self, data, resume, download, imagenet, overwrite):
+        cfg = self.cfg
+        if not resume and self.ckpt.exists():
+            if not overwrite:
+                done = len(self._load_checkpoint(check_config=False)['history'])
+                raise RunExistsError(f"out={str(self.out)!r} already holds a run ({done} epoch(s) done): resume it (--resume), "
+                                     "replace it (--overwrite), or choose another --out")
+            for f in ('checkpoint.pt', 'metrics.csv', 'result.json', 'auc.png', noise_file_name(cfg.noise_rate, cfg.noise_mode)):
+                (self.out/f).unlink(missing_ok=True)
         saved = self._load_checkpoint() if resume else None
         seed_everything(cfg.seed)
-        self.out.mkdir(parents=True, exist_ok=True)
         self.train, self.test, true = load_data(cfg, data, self.device, noise_dir=self.out, download=download)
+        self.data_id = self.train.fingerprint()
         if imagenet is None and cfg.dataset == 'webvision' and data is not None and (Path(data)/'imagenet'/'val').is_dir():
             imagenet = Path(data)/'imagenet'/'val'
+        self.extra = eval_sources(cfg, data, self.device, imagenet)
         K = self.num_classes = self.train.num_classes
-        self.extra = eval_sources(cfg, data, self.device, imagenet, K)
         self.clean_mask = None if true is None else true == self.train.labels
         self.noise = None if true is None else noise_report(true, self.train.labels, K)
-        if verbose and self.noise is not None: print(self.noise)
+        if self.verbose and self.noise is not None: print(self.noise)
         in_ch = self.train.data.images.shape[1] if isinstance(self.train, TensorSource) else 3
         self.nets = [self._make_net(K, in_ch) for _ in range(2)]
         self.opts = [torch.optim.SGD(n.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -304,6 +371,8 @@ class Trainer:
         self.best = [dict(acc=-1., epoch=-1, net=None) for _ in self.nets]  # best-validation weights (`select_on_val`)
         self.history, self.start_epoch = [], 0
         if saved is not None: self._restore(saved)
+        if self.verbose and cfg.warmup_epochs == cfg.epochs:
+            print(f"warmup_epochs = epochs = {cfg.epochs}: plain cross-entropy training, no cleaner will run")
 
     def _make_net(self, K, in_ch):
         net = create_model(self.cfg.model, K, in_channels=in_ch, pretrained=self.cfg.pretrained).to(self.device)
@@ -520,7 +589,7 @@ def state_dict(self:Trainer)->dict:
     return dict(config=asdict(self.cfg), history=self.history, rng=_rng_state(self.gen),
                 nets=[n.state_dict() for n in self.nets], opts=[o.state_dict() for o in self.opts],
                 banks=[b.state_dict() for b in self.banks], loss_hist=[h.state_dict() for h in self.loss_hist],
-                best=self.best)
+                best=self.best, data_id=self.data_id)
 
 @patch
 def save(self:Trainer):
@@ -532,23 +601,44 @@ def save(self:Trainer):
         w.writeheader(); w.writerows(self.history)
     os.replace(tmp, self.out/'metrics.csv')
 
+CHECKPOINT_KEYS = ('config', 'history', 'rng', 'nets', 'opts', 'banks', 'loss_hist')
+
 @patch
-def _load_checkpoint(self:Trainer)->dict:
-    "Read `checkpoint.pt` and refuse it when its config differs from this run's."
+def _load_checkpoint(self:Trainer, check_config:bool=True)->dict:
+    "Read `checkpoint.pt` (tensors and plain containers only) and refuse it when it is damaged or its config differs."
     if not self.ckpt.exists(): raise FileNotFoundError(f"resume: no checkpoint at {self.ckpt}")
-    saved = torch.load(self.ckpt, weights_only=True, map_location='cpu')
-    diff = self.cfg.diff(TrainConfig(**saved['config']))
+    damaged = f"checkpoint {self.ckpt} is damaged or not a cpc checkpoint"
+    try: saved = torch.load(self.ckpt, weights_only=True, map_location='cpu')
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{damaged}: it holds objects other than tensors and plain containers, so it was not loaded "
+                         f"(nothing in it ran); torch says: {str(e).strip().splitlines()[0]}") from None
+    except Exception as e: raise ValueError(f"{damaged} ({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''})") from None
+    if not isinstance(saved, dict) or any(k not in saved for k in CHECKPOINT_KEYS):
+        raise ValueError(f"{damaged}: expected the keys {CHECKPOINT_KEYS}")
+    if any(len(saved[k]) != 2 for k in ('nets', 'opts', 'banks', 'loss_hist')):
+        raise ValueError(f"{damaged}: expected the state of two networks")
+    try: ckpt_cfg = TrainConfig(**saved['config'])
+    except (TypeError, ValueError) as e: raise ValueError(f"{damaged}: its config is not valid ({e})") from None
+    if not check_config: return saved
+    diff = self.cfg.diff(ckpt_cfg)
     if diff: raise ValueError("resume: the checkpoint was written with a different config; differing fields: "
                               + ", ".join(f"{k} (checkpoint {b!r}, now {a!r})" for k, (a, b) in diff.items()))
     return saved
 
 @patch
 def _restore(self:Trainer, saved:dict):
-    "Load a checkpoint's state into the freshly built trainer."
-    for n, sd in zip(self.nets, saved['nets']): n.load_state_dict(sd)
-    for o, sd in zip(self.opts, saved['opts']): o.load_state_dict(sd)
-    for b, sd in zip(self.banks, saved['banks']): b.load_state_dict(sd)
-    for h, sd in zip(self.loss_hist, saved['loss_hist']): h.load_state_dict(sd)
+    "Load a checkpoint's state into the freshly built trainer; refuse one written for other data."
+    if saved.get('data_id', self.data_id) != self.data_id:
+        raise ValueError(f"resume: {self.ckpt} was written for other training data than the data found now "
+                         "(different images or files); point --data at the copy the run started with, or start a new run")
+    try:
+        for n, sd in zip(self.nets, saved['nets']): n.load_state_dict(sd)
+        for o, sd in zip(self.opts, saved['opts']): o.load_state_dict(sd)
+        for b, sd in zip(self.banks, saved['banks']): b.load_state_dict(sd)
+        for h, sd in zip(self.loss_hist, saved['loss_hist']): h.load_state_dict(sd)
+    except (RuntimeError, KeyError, ValueError, TypeError) as e:
+        raise ValueError(f"checkpoint {self.ckpt} is damaged or not a cpc checkpoint ({type(e).__name__}: "
+                         f"{str(e).strip().splitlines()[0]})") from None
     self.best = saved.get('best', self.best)
     self.history = saved['history']
     self.start_epoch = self.history[-1]['epoch'] + 1 if self.history else 0
@@ -569,16 +659,19 @@ def test_best(self:Trainer)->dict:
 def fit(self:Trainer)->list:
     "Train from `start_epoch` to `cfg.epochs`, checkpointing every epoch; returns the metrics rows."
     cfg = self.cfg
-    for epoch in tqdm(range(self.start_epoch, cfg.epochs), desc='epochs', initial=self.start_epoch,
-                      total=cfg.epochs, disable=not self.verbose):
-        row = self.run_epoch(epoch)
-        self.history.append(row)
-        self.save()
-        if self.verbose: tqdm.write(format_row(row))
-    if cfg.select_on_val:
-        res = self.test_best()
-        if self.verbose: print(f"best-validation networks (epochs {res['epoch_a']} and {res['epoch_b']}): "
-                               f"test_acc {res['test_acc']:.4f}; result.json in {self.out}")
+    if self._lock is None: self._lock = lock_folder(self.out)
+    try:
+        for epoch in tqdm(range(self.start_epoch, cfg.epochs), desc='epochs', initial=self.start_epoch,
+                          total=cfg.epochs, disable=not self.verbose):
+            row = self.run_epoch(epoch)
+            self.history.append(row)
+            self.save()
+            if self.verbose: tqdm.write(format_row(row))
+        if cfg.select_on_val:
+            res = self.test_best()
+            if self.verbose: print(f"best-validation networks (epochs {res['epoch_a']} and {res['epoch_b']}): "
+                                   f"test_acc {res['test_acc']:.4f}; result.json in {self.out}")
+    finally: self.release()
     return self.history
 
 def format_row(row:dict)->str:

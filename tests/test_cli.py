@@ -39,9 +39,11 @@ def test_baselines_change_only_the_cleaner_views_and_schedule():
         base, _, b = name.rpartition('-')
         if b not in BASELINES: continue
         ref = PRESETS[base].config
-        assert cfg.cleaner == 'gmm_agn' and cfg.strong_aug == (b == 'augdmix' or (b == 'gmm_agn' and ref.strong_aug)), name
+        assert cfg.cleaner == 'gmm_agn' and cfg.strong_aug == (b == 'augdmix' or (b in ('gmm_agn', 'ce') and ref.strong_aug)), name
         schedule = {'epochs', 'lr_drop', 'batch_size', 'warmup_batch_size', 'weight_decay', 'num_batches'}
-        assert set(ref.diff(cfg)) <= {'cleaner', 'strong_aug'} | (schedule if b != 'gmm_agn' else set()), name
+        allowed = {'gmm_agn': set(), 'ce': {'warmup_epochs'}}.get(b, schedule)
+        assert set(ref.diff(cfg)) <= {'cleaner', 'strong_aug'} | allowed, name
+        if b == 'ce': assert cfg.warmup_epochs == cfg.epochs, name
 
 def test_paper_hyperparameters():
     c = PRESETS['cifar100-sym90'].config

@@ -179,17 +179,17 @@ def test_fmnist_search_order(fmnist_dir, tmp_path):
     raw = tmp_path/'tv'/'FashionMNIST'/'raw'
     shutil.copytree(fmnist_dir, raw)  # torchvision's download layout under root
     assert len(load_fashion_mnist(tmp_path/'tv', system_dir=None)) == 60
-    # the user's folder comes first, the system copy after it
+    # a folder the user names must hold the data: no silent fall-back to the system copy
     other = write_fmnist_fixture(tmp_path/'other', n_train=30, n_test=10)
     assert len(load_fashion_mnist(other, system_dir=fmnist_dir)) == 30
-    assert len(load_fashion_mnist(tmp_path/'empty', system_dir=fmnist_dir)) == 60
+    with pytest.raises(DatasetLayoutError, match='empty'): load_fashion_mnist(tmp_path/'empty', system_dir=fmnist_dir)
     assert len(load_fashion_mnist(None, system_dir=fmnist_dir)) == 60
 
 def test_fmnist_missing_layout(tmp_path):
     with pytest.raises(DatasetLayoutError, match=r"expected files \['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz'\]") as e:
         load_fashion_mnist(tmp_path, system_dir=tmp_path/'sys')
-    assert f"{tmp_path} (missing train-images-idx3-ubyte.gz" in str(e.value)
-    assert f"{tmp_path/'sys'} (no such folder)" in str(e.value) and 'Pass download=True' in str(e.value)
+    assert f"{tmp_path} (missing train-images-idx3-ubyte.gz" in str(e.value) and 'Pass download=True' in str(e.value)
+    with pytest.raises(DatasetLayoutError, match=r"sys \(no such folder\)"): load_fashion_mnist(None, system_dir=tmp_path/'sys')
     with pytest.raises(DatasetLayoutError, match='t10k-images-idx3-ubyte.gz'): load_fashion_mnist(None, train=False, system_dir=None)
 
 def test_fmnist_download_goes_through_torchvision(tmp_path, monkeypatch, fmnist_dir):
