@@ -321,7 +321,6 @@ class Trainer:
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         if self.device.type == 'cuda' and not torch.cuda.is_available():
             raise ValueError(f"device={str(self.device)!r}: CUDA is not available on this machine; expected 'cpu'")
-        if data is not None and not Path(data).is_dir(): raise FileNotFoundError(f"data={str(data)!r}: no such folder")
         self.ckpt, made = self.out/'checkpoint.pt', not self.out.exists()
         try: self.out.mkdir(parents=True, exist_ok=True)
         except OSError as e: raise ValueError(f"out={str(out)!r}: cannot create the output folder ({e.strerror})") from None
@@ -354,8 +353,8 @@ class Trainer:
         self.data_id = self.train.fingerprint()
         if imagenet is None and cfg.dataset == 'webvision' and data is not None and (Path(data)/'imagenet'/'val').is_dir():
             imagenet = Path(data)/'imagenet'/'val'
-        self.extra = eval_sources(cfg, data, self.device, imagenet)
         K = self.num_classes = self.train.num_classes
+        self.extra = eval_sources(cfg, data, self.device, imagenet, K)
         self.clean_mask = None if true is None else true == self.train.labels
         self.noise = None if true is None else noise_report(true, self.train.labels, K)
         if self.verbose and self.noise is not None: print(self.noise)
