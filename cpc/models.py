@@ -11,7 +11,8 @@ import torchvision
 
 # %% auto #0
 __all__ = ['RESNET50_V1_FILE', 'MODELS', 'ProjectionHead', 'Classifier', 'conv3x3', 'PreActBlock', 'PreActResNet',
-           'preact_resnet18', 'find_resnet50_weights', 'resnet50', 'SmallCNN', 'small_cnn', 'create_model']
+           'preact_resnet18', 'find_resnet50_weights', 'resnet50', 'SmallCNN', 'small_cnn', 'ConvFC', 'cnn_fc',
+           'create_model']
 
 # %% ../nbs/03_models.ipynb #6f7ecad6
 def _check_positive(**dims):
@@ -178,8 +179,35 @@ def small_cnn(num_classes:int, # K
     body = SmallCNN(in_channels, widths)
     return Classifier(body, body.feat_dim, num_classes)
 
+# %% ../nbs/03_models.ipynb #a2342373
+class ConvFC(nn.Module):
+    "Conv-BN-ReLU-max-pool stages, a 7x7 adaptive pool, then a dense ReLU layer whose outputs are the features."
+    def __init__(self,
+                 in_channels:int=3, # image channels
+                 widths:tuple=(32, 64), # output channels of each convolution stage
+                 hidden:int=256, # width of the dense layer = `feat_dim`
+                ):
+        super().__init__()
+        _check_positive(in_channels=in_channels, hidden=hidden)
+        layers, c = [], in_channels
+        for w in widths:
+            _check_positive(width=w)
+            layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            c = w
+        self.layers = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(7), nn.Flatten(), nn.Linear(c * 49, hidden), nn.ReLU(inplace=True))
+        self.feat_dim = hidden
+
+    def forward(self, x): return self.layers(x)
+
+def cnn_fc(num_classes:int, # K
+           in_channels:int=3, # image channels
+          )->Classifier:
+    "Two convolution stages and a 256-unit dense layer: cheap on the CPU, and able to memorise noisy labels."
+    body = ConvFC(in_channels)
+    return Classifier(body, body.feat_dim, num_classes)
+
 # %% ../nbs/03_models.ipynb #1edfb1f7
-MODELS = {'preact_resnet18': preact_resnet18, 'resnet50': resnet50, 'small_cnn': small_cnn}
+MODELS = {'preact_resnet18': preact_resnet18, 'resnet50': resnet50, 'small_cnn': small_cnn, 'cnn_fc': cnn_fc}
 
 def create_model(name:str, # a key of `MODELS`
                  num_classes:int, # K

@@ -335,7 +335,7 @@ class Trainer:
 
     def release(self):
         "Give up the lock on the output folder (`fit` releases it when it ends)."
-        if self._lock is not None: os.close(self._lock); self._lock = None
+        if getattr(self, '_lock', None) is not None: os.close(self._lock); self._lock = None
     def __del__(self): self.release()
 
     def _setup(self, data, resume, download, imagenet, overwrite):
