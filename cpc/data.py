@@ -354,14 +354,26 @@ def _read_pairs(path)->tuple:
 def _open_rgb(path)->Image.Image:
     with open(path, 'rb') as f: return Image.open(f).convert('RGB')
 
+def _missing_files(root:str, keys:list)->list:
+    "The keys (paths relative to `root`) that name no file: one directory listing per folder, not one `stat` per image."
+    by_dir = {}
+    for k in keys: by_dir.setdefault(os.path.dirname(k), []).append(k)
+    missing = []
+    for d, ks in by_dir.items():
+        try: present = set(os.listdir(os.path.join(root, d)))
+        except (FileNotFoundError, NotADirectoryError): present = set()
+        missing += [k for k in ks if os.path.basename(k) not in present]
+    return missing
+
 class _ImageFiles(Dataset):
     "Images `image_dir/key` with int64 `labels`; items are (transformed image, label, index)."
     def __init__(self, image_dir, keys, labels, classes, transform, what):
         self.image_dir, self.keys, self.labels, self.classes, self.transform = str(image_dir), keys, labels, classes, transform
         if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < len(classes):
             raise DatasetLayoutError(f"{what}: labels span [{int(labels.min())}, {int(labels.max())}]; expected [0, {len(classes)})")
-        if keys and not os.path.isfile(self.path(0)):  # check one image: a wrong root fails here, not in a worker
-            raise DatasetLayoutError(f"{what}: image {self.path(0)} not found")
+        missing = _missing_files(self.image_dir, keys)  # checked here, not in a DataLoader worker mid-epoch
+        if missing: raise DatasetLayoutError(f"{what}: {len(missing)} of {len(keys)} listed images not found under "
+                                             f"{self.image_dir}, e.g. {missing[:3]}")
     @property
     def num_classes(self)->int: return len(self.classes)
     def path(self, i:int)->str:

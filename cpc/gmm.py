@@ -93,6 +93,7 @@ def _group_sum(v:torch.Tensor, groups:torch.Tensor, num_groups:int)->torch.Tenso
 def _prep(x, groups, num_groups):
     "Float64 samples and int64 group ids (all zeros when `groups` is None)."
     x = torch.as_tensor(x).to(torch.float64)
+    if not torch.isfinite(x).all(): raise ValueError(f"samples contain {int((~torch.isfinite(x)).sum())} non-finite value(s); expected finite numbers")
     groups = torch.zeros_like(x, dtype=torch.long) if groups is None else torch.as_tensor(groups, device=x.device).long()
     return x, groups, num_groups
 

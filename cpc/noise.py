@@ -236,11 +236,15 @@ def load_noise_file(path,             # a JSON list of ints, as written by Divid
                    )->torch.Tensor:   # int64 labels
     "Read a noise file, refusing one whose length or label range does not fit the data set."
     path = Path(path)
+    if path.is_dir(): raise ValueError(f"noise file {path} is a folder; expected a JSON file of labels")
     if not path.is_file(): raise FileNotFoundError(f"noise file {path} does not exist")
-    try: data = json.loads(path.read_text())
+    try: data = json.loads(path.read_bytes().decode('utf-8'))
+    except UnicodeDecodeError as e: raise ValueError(f"noise file {path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e: raise ValueError(f"noise file {path} is not valid JSON: {e}") from None
     if not isinstance(data, list) or not all(type(v) is int for v in data):
         raise ValueError(f"noise file {path} must hold a JSON list of integers")
+    big = [v for v in data if not 0 <= v < num_classes]
+    if big: raise ValueError(f"labels in noise file {path} must lie in [0, {num_classes}), got {big[0]}")
     if len(data) != num_samples:
         raise ValueError(f"noise file {path} has {len(data)} labels, but the data set has {num_samples} samples")
     return torch.from_numpy(_label_array(np.array(data, dtype=np.int64), num_classes, f'labels in noise file {path}'))
@@ -256,7 +260,7 @@ def noisy_labels(labels,          # clean 1-D integer labels
                 ):                # noisy labels, same type as `labels`
     "DivideMix's behaviour: read the noise file if present, else inject noise and write the file."
     _check_mode(mode); _check_rate(rate); _check_dataset(dataset, num_classes)
-    if path is not None and Path(path).exists():
+    if path is not None and (Path(path).exists() or Path(path).is_dir()):
         y = _label_array(labels, num_classes)
         return _like(load_noise_file(path, len(y), num_classes).numpy(), labels)
     noisy = inject_noise(labels, mode, rate, num_classes, seed=seed, dataset=dataset)

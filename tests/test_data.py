@@ -281,7 +281,7 @@ def test_clothing1m_malformed(clothing1m_dir, tmp_path):
 def test_clothing1m_missing_images(clothing1m_dir, tmp_path):
     d = _c1m_copy(clothing1m_dir, tmp_path)
     shutil.rmtree(d/'images')
-    with pytest.raises(DatasetLayoutError, match=r'image .*images/0/00/1000000.jpg not found'): Clothing1M(d)
+    with pytest.raises(DatasetLayoutError, match=r'listed images not found .*images/0/00/1000000.jpg'): Clothing1M(d)
 
 def test_clothing1m_bad_split(clothing1m_dir):
     with pytest.raises(ValueError, match="split='noisy': expected 'train', 'val' or 'test'"): Clothing1M(clothing1m_dir, 'noisy')
@@ -311,7 +311,7 @@ def test_webvision_layout_errors(webvision_dir, tmp_path):
     with pytest.raises(DatasetLayoutError, match=r"\['info/val_filelist.txt', 'val_images_256'\].*missing val_images_256"):
         WebVision(d, 'val', num_classes=4)
     shutil.rmtree(d/'google')
-    with pytest.raises(DatasetLayoutError, match='WebVision train: image .*q0001/0_0.jpg not found'): WebVision(d, num_classes=4)
+    with pytest.raises(DatasetLayoutError, match='WebVision train: .* listed images not found .*q0001/0_0.jpg'): WebVision(d, num_classes=4)
     (d/'info'/'train_filelist_google.txt').write_text('google/q0001/0_0.jpg\n')
     with pytest.raises(DatasetLayoutError, match='line 1'): WebVision(d)
     with pytest.raises(ValueError, match="split='test'"): WebVision(webvision_dir, 'test')

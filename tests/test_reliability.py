@@ -126,3 +126,26 @@ def test_failure_inside_training_is_one_line_and_exit_1(fmnist_dir, tmp_path, ca
     code, err = cli(['--preset', 'fmnist-sym50', '--data', str(fmnist_dir), '--out', str(tmp_path/'run'), '--device', 'cpu'], capsys)
     assert code == 1 and 'Traceback' not in err  # progress bars aside, one line
     assert err.strip().splitlines()[-1] == 'cpc_train: error: RuntimeError: disk full; last good checkpoint: none'
+
+def test_listed_image_that_is_missing_is_named_when_opened(clothing1m_dir, tmp_path):
+    from cpc.data import Clothing1M
+    root = shutil.copytree(clothing1m_dir, tmp_path/'c1m')
+    key = Clothing1M(root, 'train').keys[5]
+    (root/key).unlink()
+    with pytest.raises(DatasetLayoutError, match=rf"Clothing1M train: 1 of 28 listed images not found .*{key}"): Clothing1M(root, 'train')
+
+@pytest.mark.parametrize('content, msg', [(b'[1, 99999999999999999999999]', 'must lie in [0, 10), got 99999999999999999999999'),
+                                          (b'[1, \xff]', 'is not UTF-8 text'), (None, 'is a folder')])
+def test_bad_noise_files_are_named(content, msg, tmp_path):
+    from cpc.noise import load_noise_file
+    f = tmp_path/'0.5_sym.json'
+    if content is None: f.mkdir()
+    else: f.write_bytes(content)
+    with pytest.raises(ValueError) as e: load_noise_file(f, 2, 10)
+    assert msg in str(e.value) and str(f) in str(e.value)
+
+def test_low_level_gmm_refuses_nan():
+    from cpc.gmm import fit_gmm, kmeans_1d
+    x = torch.tensor([0.1, float('nan'), 0.5, 0.9])
+    for f in (fit_gmm, kmeans_1d):
+        with pytest.raises(ValueError, match=r'samples contain 1 non-finite value\(s\)'): f(x)
