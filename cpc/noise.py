@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_noise.ipynb #da8ed81c
 from __future__ import annotations
-import json, os, tempfile
+import json, os, pickle, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -272,13 +272,19 @@ def load_human_labels(path,                   # CIFAR-10_human.pt or CIFAR-100_h
                       key:str,                # which labels, e.g. 'aggre_label', 'worse_label', 'noisy_label'
                       allow_pickle:bool=False, # must be True: the file is a pickle and unpickling runs code
                      )->torch.Tensor:         # int64 labels
-    "Load CIFAR-N human labels; only with allow_pickle=True, since the file is a pickle and loading it can execute code."
+    "Load CIFAR-N human labels; only with allow_pickle=True (the file is a pickle), and even then only numpy label arrays are admitted."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"human-label file {path} does not exist")
     if not allow_pickle:
         raise ValueError(f"{path} is a pickle and unpickling it can run arbitrary code; pass allow_pickle=True "
                          "only for a file you trust (e.g. the official CIFAR-N release)")
-    data = torch.load(path, map_location='cpu', weights_only=False)
+    allowed = [np._core.multiarray._reconstruct, (np._core.multiarray._reconstruct, 'numpy.core.multiarray._reconstruct'),
+               np.ndarray, np.dtype, type(np.dtype(np.int64))]  # numpy arrays of labels, and nothing that runs code
+    try:
+        with torch.serialization.safe_globals(allowed): data = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{path}: refused, it holds objects other than label arrays (nothing in it ran); "
+                         f"torch says: {str(e).strip().splitlines()[0]}") from None
     if not isinstance(data, dict): raise ValueError(f"{path} should hold a dict of label arrays, got {type(data).__name__}")
     if key not in data: raise ValueError(f"key {key!r} not in {path}; available keys: {sorted(data)}")
     return torch.from_numpy(_label_array(data[key], name=f'{path}[{key!r}]'))

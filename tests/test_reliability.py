@@ -149,3 +149,16 @@ def test_low_level_gmm_refuses_nan():
     x = torch.tensor([0.1, float('nan'), 0.5, 0.9])
     for f in (fit_gmm, kmeans_1d):
         with pytest.raises(ValueError, match=r'samples contain 1 non-finite value\(s\)'): f(x)
+
+def test_impossible_out_folder_is_refused_before_work(fmnist_dir, tmp_path, capsys):
+    (tmp_path/'file').write_text('x')
+    code, err = cli(['--preset', 'fmnist-sym50', '--data', str(fmnist_dir), '--out', str(tmp_path/'file'/'run')], capsys)
+    assert code == 2 and 'cannot create the output folder' in err
+
+def test_human_label_file_with_code_is_refused(tmp_path):
+    from cpc.noise import load_human_labels
+    marker = tmp_path/'pwned'
+    torch.save({'aggre_label': _Evil(marker)}, tmp_path/'CIFAR-10_human.pt')
+    with pytest.raises(ValueError, match='refused, it holds objects other than label arrays'):
+        load_human_labels(tmp_path/'CIFAR-10_human.pt', 'aggre_label', allow_pickle=True)
+    assert not marker.exists()
