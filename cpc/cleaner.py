@@ -11,8 +11,8 @@ from .models import ProjectionHead
 from .gmm import gmm_clean_prob, gmm_input, fit_clean_prob, LossHistory
 
 # %% auto #0
-__all__ = ['PROTO_INITS', 'CLEANERS', 'NOISE_MODES', 'pseudo_labels', 'prototype_logits', 'prototype_losses', 'PrototypeCleaner',
-           'check_cleaner', 'CleanerBank', 'SyntheticCase', 'synthetic_case']
+__all__ = ['PROTO_INITS', 'CLEANERS', 'SYNTHETIC_MODES', 'pseudo_labels', 'prototype_logits', 'prototype_losses',
+           'PrototypeCleaner', 'check_cleaner', 'CleanerBank', 'SyntheticCase', 'synthetic_case']
 
 # %% ../nbs/05_cpc.ipynb #a0e51592
 def _as_tensor(x, name:str, ndim:int)->torch.Tensor:
@@ -78,7 +78,7 @@ def pseudo_labels(probs, # the network's softmax outputs p (N, K)
 def prototype_logits(emb:torch.Tensor, # embeddings v' = g(v) (N, d)
                      protos:torch.Tensor, # prototypes C (K, d)
                      normalize:bool=True, # cosine similarity (l2-normalised v' and c) times `scale`
-                     scale:float=10.0, # logit scale when `normalize`
+                     scale:float=10.0, # logit scale of the cosine similarity
                     )->torch.Tensor: # similarities v'_i c_k (N, K)
     "Similarity logits v'_i . c_k of every embedding to every prototype."
     if normalize: return scale * F.normalize(emb, dim=1) @ F.normalize(protos, dim=1).T
@@ -89,10 +89,10 @@ def _masked_mean(x:torch.Tensor, m:torch.Tensor)->torch.Tensor:
     "Mean of `x` over the mask `m`; 0 (not NaN) when `m` is empty."
     return torch.where(m, x, torch.zeros_like(x)).sum() / m.sum().clamp(min=1)
 
-def prototype_losses(logits:torch.Tensor, # similarities v'_i c_k (N, K), from `prototype_logits`
+def prototype_losses(logits:torch.Tensor, # similarities v'_i c_k (N, K), from prototype_logits
                      labels:torch.Tensor, # given labels y (N,)
                      clean:torch.Tensor, # bool mask of X^GMM (N,); the rest is U^GMM
-                     pseudo:torch.Tensor, # pseudo-labels (N,), -1 outside X^P (from `pseudo_labels`)
+                     pseudo:torch.Tensor, # pseudo-labels (N,), -1 outside X^P (from pseudo_labels)
                      alpha_p:float=1.0, # weight alpha of L_P
                     )->dict: # loss (L_C), l_x, l_u, l_p: scalar tensors
     "The CPC losses: L_X (eq. 2) over X^GMM, L_U (eq. 3) over U^GMM, L_P (eq. 4) over X^P, L_C (eq. 5)."
@@ -118,7 +118,7 @@ class PrototypeCleaner:
                  hidden:int|None=256, # hidden width of g (Linear-ReLU-Linear); None for a linear g
                  alpha_p:float=1.0, # weight alpha of L_P in L_C (eq. 5)
                  normalize:bool=True, # cosine similarity of v' and c, times `scale`; False: raw dot product
-                 scale:float=10.0, # logit scale when `normalize`
+                 scale:float=10.0, # logit scale of the cosine similarity
                  init:str='mean', # prototypes: 'mean' (class means of g(v) over X^GMM at the first update) or 'random' (normal)
                  lr:float=0.02, # SGD learning rate; `update(..., lr=)` overrides it to follow the network's schedule
                  momentum:float=0.9, # SGD momentum
@@ -324,7 +324,7 @@ class SyntheticCase:
     @property
     def feat_dim(self)->int: return self.features.shape[1]
 
-NOISE_MODES = ('sym', 'asym')
+SYNTHETIC_MODES = ('sym', 'asym')  # synthetic_case's noise (not cpc.noise.NOISE_MODES: its asym is k -> k+1)
 
 def synthetic_case(num_classes:int=10, # K
                    n_per_class:int=300, # samples per true class
@@ -343,7 +343,7 @@ def synthetic_case(num_classes:int=10, # K
                   )->SyntheticCase:
     "Class-clustered features with label noise, plus losses and softmax of a simulated early-epoch network with hard classes."
     _check_positive_int(num_classes=num_classes, n_per_class=n_per_class, feat_dim=feat_dim)
-    if mode not in NOISE_MODES: raise ValueError(f"mode must be one of {NOISE_MODES}, got {mode!r}")
+    if mode not in SYNTHETIC_MODES: raise ValueError(f"mode must be one of {SYNTHETIC_MODES}, got {mode!r}")
     if not 0 <= noise_rate <= 1: raise ValueError(f"noise_rate must lie in [0, 1], got {noise_rate}")
     K, g = num_classes, torch.Generator().manual_seed(seed)
     hard = torch.zeros(K, dtype=torch.bool)

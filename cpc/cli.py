@@ -16,8 +16,8 @@ from .diagnostics import plot_auc_curves
 # %% auto #0
 __all__ = ['CIFAR_LAMBDA_U', 'CLOTHING1M', 'WEBVISION', 'FMNIST_LAMBDA_U', 'PAPER_RESULTS', 'TABLE3', 'AUGDMIX_SCHEDULE',
            'BASELINES', 'PRESETS', 'FIELD_TYPES', 'USAGE', 'RUN_OPTIONS', 'Preset', 'cifar_config', 'fmnist_config',
-           'preset_name', 'baseline_config', 'baselines_of', 'parse_bool', 'parse_value', 'parse_config', 'cli_parser',
-           'list_presets', 'main', 'cpc_train']
+           'PaperResult', 'preset_name', 'baseline_config', 'baselines_of', 'parse_bool', 'parse_value', 'parse_config',
+           'cli_parser', 'list_presets', 'main', 'cpc_train']
 
 # %% ../nbs/10_cli.ipynb #d090ad07
 class Preset(NamedTuple):
@@ -73,18 +73,26 @@ def fmnist_config(noise_mode:str, # 'sym' or 'asym'
                        cpc_epochs=5)
 
 # %% ../nbs/10_cli.ipynb #b3983ce7
-PAPER_RESULTS = {  # preset -> (table, cell, CPC, DivideMix, AugDMix): test accuracy (%) published in the CPC paper
-    'cifar10-sym20':  ('Table 2', 'CIFAR-10 sym 20%', 96.50, 96.1, 96.3),
-    'cifar10-sym50':  ('Table 2', 'CIFAR-10 sym 50%', 95.64, 94.6, 95.6),
-    'cifar10-sym80':  ('Table 2', 'CIFAR-10 sym 80%', 94.78, 93.2, 93.6),
-    'cifar10-sym90':  ('Table 2', 'CIFAR-10 sym 90%', 92.55, 76.0, 91.9),
-    'cifar10-asym40': ('Table 2', 'CIFAR-10 asym 40%', 94.73, 93.4, 94.6),
-    'cifar100-sym20': ('Table 2', 'CIFAR-100 sym 20%', 80.22, 77.3, 79.5),
-    'cifar100-sym50': ('Table 2', 'CIFAR-100 sym 50%', 79.31, 74.5, 77.2),
-    'cifar100-sym80': ('Table 2', 'CIFAR-100 sym 80%', 69.56, 60.2, 66.4),
-    'cifar100-sym90': ('Table 2', 'CIFAR-100 sym 90%', 54.60, 31.5, 41.2),
-    'clothing1m':     ('Table 1', 'Clothing1M', 75.40, 74.76, 75.11),
-    'webvision':      ('Table 1', 'WebVision top-1 (ResNet-50)', 79.63, 76.3, None)}
+class PaperResult(NamedTuple):
+    "A published number of the CPC paper: where it is, and the test accuracy (%) of CPC and of the two baselines."
+    table: str
+    cell: str
+    cpc: float
+    dividemix: float|None
+    augdmix: float|None
+
+PAPER_RESULTS = {  # preset -> PaperResult: test accuracy (%) published in the CPC paper
+    'cifar10-sym20':  PaperResult('Table 2', 'CIFAR-10 sym 20%', 96.50, 96.1, 96.3),
+    'cifar10-sym50':  PaperResult('Table 2', 'CIFAR-10 sym 50%', 95.64, 94.6, 95.6),
+    'cifar10-sym80':  PaperResult('Table 2', 'CIFAR-10 sym 80%', 94.78, 93.2, 93.6),
+    'cifar10-sym90':  PaperResult('Table 2', 'CIFAR-10 sym 90%', 92.55, 76.0, 91.9),
+    'cifar10-asym40': PaperResult('Table 2', 'CIFAR-10 asym 40%', 94.73, 93.4, 94.6),
+    'cifar100-sym20': PaperResult('Table 2', 'CIFAR-100 sym 20%', 80.22, 77.3, 79.5),
+    'cifar100-sym50': PaperResult('Table 2', 'CIFAR-100 sym 50%', 79.31, 74.5, 77.2),
+    'cifar100-sym80': PaperResult('Table 2', 'CIFAR-100 sym 80%', 69.56, 60.2, 66.4),
+    'cifar100-sym90': PaperResult('Table 2', 'CIFAR-100 sym 90%', 54.60, 31.5, 41.2),
+    'clothing1m':     PaperResult('Table 1', 'Clothing1M', 75.40, 74.76, 75.11),
+    'webvision':      PaperResult('Table 1', 'WebVision top-1 (ResNet-50)', 79.63, 76.3, None)}
 TABLE3 = {  # preset -> {cleaner: test accuracy (%)}: the paper's Table 3, every cleaner under the paper's schedule
     'cifar100-sym90': dict(gmm_agn=41.2, gmm_awr=45.6, cpc_agn=48.88, cpc_awr=54.6),
     'webvision': dict(gmm_agn=76.32, gmm_awr=78.66, cpc_agn=79.4, cpc_awr=79.63),
@@ -103,7 +111,7 @@ def _paper_presets()->dict:
     cfgs |= {'clothing1m': CLOTHING1M, 'webvision': WEBVISION}
     out = {}
     for name, cfg in cfgs.items():
-        table, cell, ours, *_ = PAPER_RESULTS[name]
+        table, cell, ours, *_ = PAPER_RESULTS[name]  # a PaperResult unpacks like a tuple
         out[name] = Preset(cfg, f"{table}, {cell}: DivideMix + {cfg.cleaner}{' (AugDMix views)' if cfg.strong_aug else ''}; paper {ours:.2f}")
     for m, r in FMNIST_LAMBDA_U:
         cfg = fmnist_config(m, r)
@@ -152,8 +160,8 @@ def baselines_of(name:str, # a preset name
         elif b == 'ce': where = 'not in the paper'
         elif b == 'gmm_agn': where = f"paper (Table 3, w/ GMM_agn) {TABLE3.get(name, {}).get('gmm_agn', 'not reported')}"
         else:
-            paper = res[3 if b == 'dividemix' else 4]
-            where = f"paper ({res[0]}, {'DivideMix' if b == 'dividemix' else 'AugDMix'}) {paper if paper is not None else 'not reported'}"
+            paper = res.dividemix if b == 'dividemix' else res.augdmix
+            where = f"paper ({res.table}, {'DivideMix' if b == 'dividemix' else 'AugDMix'}) {paper if paper is not None else 'not reported'}"
         if name == 'webvision' and b == 'dividemix': where += ' (ResNet-50 DivideMix of C2D)'
         whose = 'the CPU-track schedule' if cfg.dataset == 'fashion_mnist' and b != 'ce' else _WHOSE[b]
         how = 'no cleaner' if b == 'ce' else f"gmm_agn, {'strong' if cfg.strong_aug else 'weak'} views"
@@ -176,7 +184,7 @@ def parse_bool(s:str|bool)->bool:
     if v in _FALSE: return False
     raise ValueError(f"{s!r}: expected true/false/1/0")
 
-def parse_value(field:str, # a `TrainConfig` field
+def parse_value(field:str, # a TrainConfig field
                 value, # a string from the command line (or an already typed value)
                ):
     "Convert `value` to the type of `TrainConfig.<field>`."
@@ -191,9 +199,9 @@ def parse_value(field:str, # a `TrainConfig` field
         return t(value)
     except ValueError: raise ValueError(f"--{field} {value!r}: expected {_KINDS[t]}") from None
 
-def parse_config(preset:str|None=None, # a name in `PRESETS` (None: the `TrainConfig` defaults)
+def parse_config(preset:str|None=None, # a name in PRESETS (None: the TrainConfig defaults)
                  overrides:dict|None=None, # field -> value (strings are converted to the field's type)
-                 baseline:str|None=None, # 'dividemix', 'augdmix' or 'gmm_agn': the preset's baseline (see `baseline_config`)
+                 baseline:str|None=None, # 'dividemix', 'augdmix' or 'gmm_agn': the preset's baseline (see baseline_config)
                 )->TrainConfig:
     "The config of a run: `preset` (or its `baseline`) with `overrides` applied and checked."
     if baseline is not None:

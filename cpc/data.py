@@ -128,7 +128,7 @@ def _labels(n, num_classes, rng):
 def _write_pickle(path, obj):
     with open(path, 'wb') as f: pickle.dump(obj, f, protocol=2)
 
-def write_cifar_fixture(root, # folder to write into (the `root` that `load_cifar` takes)
+def write_cifar_fixture(root, # folder to write into (the root that load_cifar takes)
                         name:str='cifar10', # 'cifar10' or 'cifar100'
                         n_train:int=100, # training images
                         n_test:int=20, # test images

@@ -166,7 +166,7 @@ def clean_posterior(x:torch.Tensor, # samples, shape (N,)
 def fit_gmm(x:torch.Tensor, # samples, shape (N,)
             groups:torch.Tensor|None=None, # group id of each sample (N,), None: one group
             num_groups:int=1, # number of groups G
-            init:GMM1d|None=None, # initial parameters; None: `init_gmm`
+            init:GMM1d|None=None, # initial parameters; None: init_gmm's
             max_iter:int=GMM_SETTINGS['max_iter'], # EM iterations at most
             tol:float=GMM_SETTINGS['tol'], # stop a group when its mean log-likelihood changes by less
             reg_covar:float=GMM_SETTINGS['reg_covar'], # added to every variance
@@ -222,7 +222,7 @@ def gmm_input(losses, # per-sample CE losses, shape (N,); torch or numpy
     x = normalize_losses(_check_losses(losses).to(torch.float64))
     return x if history is None else history.update(x).to(torch.float64)
 
-def fit_clean_prob(x, # GMM input from `gmm_input` (N,): used as it is, never re-normalised
+def fit_clean_prob(x, # GMM input from gmm_input (N,): used as it is, never re-normalised
                    labels=None, # given (noisy) labels (N,), needed when class_aware
                    num_classes:int|None=None, # number of classes K, needed when class_aware
                    class_aware:bool=False, # False: one GMM (gmm_agn); True: one GMM per given label (gmm_awr)

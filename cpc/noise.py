@@ -230,7 +230,7 @@ def save_noise_file(path,   # file to write (its folder is created if needed)
         Path(tmp).unlink(missing_ok=True); raise
     return path
 
-def load_noise_file(path,             # a JSON list of ints, as written by DivideMix or `save_noise_file`
+def load_noise_file(path,             # a JSON list of ints, as written by DivideMix or save_noise_file
                     num_samples:int,  # N of the data set the labels are for
                     num_classes:int,  # K of that data set
                    )->torch.Tensor:   # int64 labels
@@ -251,7 +251,7 @@ def load_noise_file(path,             # a JSON list of ints, as written by Divid
 
 # %% ../nbs/01_noise.ipynb #db917de1
 def noisy_labels(labels,          # clean 1-D integer labels
-                 mode:str,        # noise mode, see `inject_noise`
+                 mode:str,        # noise mode, see inject_noise
                  rate:float,      # noise rate
                  num_classes:int, # K
                  path=None,       # noise file: re-read if it exists, else written; None: neither

@@ -32,7 +32,7 @@ def test_presets_cover_the_paper_and_the_cpu_track():
     for n in cpu: assert f'{n}-dividemix' in names
     for name, (cfg, desc) in PRESETS.items():
         assert isinstance(cfg, TrainConfig) and desc and '\n' not in desc, name
-        if name in PAPER_RESULTS: assert f'{PAPER_RESULTS[name][2]:.2f}' in desc, (name, desc)
+        if name in PAPER_RESULTS: assert f'{PAPER_RESULTS[name].cpc:.2f}' in desc, (name, desc)
 
 def test_baselines_change_only_the_cleaner_views_and_schedule():
     for name, (cfg, _) in PRESETS.items():

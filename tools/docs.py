@@ -40,8 +40,8 @@ def _text(outputs)->str:
         elif 'text/plain' in o.get('data', {}): out.append(''.join(o['data']['text/plain']))
     return ''.join(out).rstrip()
 
-def render_readme():
-    "README.md from nbs/index.ipynb: markdown as it is, code fenced, then its text output."
+def readme_text()->str:
+    "What README.md should hold: nbs/index.ipynb with markdown as it is, code fenced, then its text output."
     parts = []
     for c in read_nb(root/'nbs'/'index.ipynb').cells:
         src = ''.join(c.source).strip()
@@ -49,7 +49,11 @@ def render_readme():
         elif not src.startswith('#|'):
             parts.append(f"```python\n{src}\n```")
             if (txt := _text(c.get('outputs', []))): parts.append(f"```\n{txt}\n```")
-    (root/'README.md').write_text('\n\n'.join(parts) + '\n')
+    return '\n\n'.join(parts) + '\n'
+
+def render_readme():
+    "Write README.md from nbs/index.ipynb."
+    (root/'README.md').write_text(readme_text())
     print("wrote README.md")
 
 if __name__ == '__main__':
