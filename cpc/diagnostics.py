@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['AUC_COLUMNS', 'cleaner_metrics', 'ks_class_share', 'class_loss_density', 'plot_class_loss_density', 'bernoulli_kl',
-           'agreement', 'prototype_accuracy', 'read_metrics', 'plot_auc_curves']
+           'agreement', 'prototype_accuracy', 'noisy_fit', 'read_metrics', 'plot_auc_curves']
 
 # %% ../nbs/08_diagnostics.ipynb #c4215992
 def _vec(x, name:str, dtype=np.float64)->np.ndarray:
@@ -171,6 +171,19 @@ def prototype_accuracy(cleaner, # a fitted cleaner with .predict(features) -> cl
     y = _vec(true_labels, 'true_labels', np.int64)
     _same_len(predictions=pred, true_labels=y)
     return float((pred == y).mean())
+
+# %% ../nbs/08_diagnostics.ipynb #fe11c5de
+def noisy_fit(pred, # predicted class per training sample (N,)
+              given, # given (noisy) label per sample (N,)
+              true, # true label per sample (N,)
+             )->dict: # memorised, corrected (shares of the mislabelled samples), clean_fit (share of the others), n_noisy
+    "How a network treats its training set's wrong labels: memorised (predicts the given label), corrected (predicts the true one)."
+    pred, given, true = (_vec(a, n, np.int64) for a, n in ((pred, 'pred'), (given, 'given'), (true, 'true')))
+    _same_len(pred=pred, given=given, true=true)
+    noisy = given != true
+    share = lambda m: float(m.mean()) if m.size else math.nan
+    return dict(memorised=share(pred[noisy] == given[noisy]), corrected=share(pred[noisy] == true[noisy]),
+                clean_fit=share(pred[~noisy] == given[~noisy]), n_noisy=int(noisy.sum()))
 
 # %% ../nbs/08_diagnostics.ipynb #73a935c4
 AUC_COLUMNS = ('auc_gmm_agn', 'auc_gmm_awr', 'auc_cpc_agn', 'auc_cpc_awr')

@@ -355,6 +355,7 @@ class Trainer:
             imagenet = Path(data)/'imagenet'/'val'
         K = self.num_classes = self.train.num_classes
         self.extra = eval_sources(cfg, data, self.device, imagenet, K)
+        self.true_labels = true  # None for real noise
         self.clean_mask = None if true is None else true == self.train.labels
         self.noise = None if true is None else noise_report(true, self.train.labels, K)
         if self.verbose and self.noise is not None: print(self.noise)
