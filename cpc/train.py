@@ -61,6 +61,8 @@ class TrainConfig:
     select_on_val:bool=False     # validate each network every epoch, keep its best weights, test those at the end (DivideMix's Clothing1M)
     cpc_dim:int=128              # prototype dimension d
     cpc_epochs:int=1             # CPC passes over the cached features per epoch
+    precision:str='auto'         # 'bf16' (autocast; BatchNorm and losses stay float32), 'fp32', or 'auto': bf16 on CUDA only
+    channels_last:str='auto'     # 'on', 'off', or 'auto': on for CUDA only
     eval_batch_size:int=1024     # batch size of the eval pass and the test
     num_workers:int=4            # DataLoader workers for the image-file data sets
 
@@ -74,7 +76,7 @@ class TrainConfig:
                  else isinstance(v, t) and not (t is int and isinstance(v, bool))
             if not ok or (t is float and not math.isfinite(v)): raise ValueError(f"{f.name}={v!r}: expected {_KIND[t]}")
         known = dict(cleaner=CLEANERS, model=tuple(MODELS), noise_mode=tuple(NOISE_MODES) + ('real',),
-                     dataset=SMALL_DATASETS + FILE_DATASETS)
+                     dataset=SMALL_DATASETS + FILE_DATASETS, precision=('auto', 'bf16', 'fp32'), channels_last=('auto', 'on', 'off'))
         for f, ok in known.items():
             if getattr(self, f) not in ok: raise ValueError(f"{f}={getattr(self, f)!r}: expected one of {ok}")
         if not 0 <= self.noise_rate <= 1: raise ValueError(f"noise_rate={self.noise_rate}: expected a value in [0, 1]")
@@ -255,9 +257,9 @@ def gather(t:torch.Tensor)->torch.Tensor:
     "All-gather an eval-pass tensor across ranks; a single process returns it unchanged."
     return t
 
-def _autocast(device):
-    "bf16 autocast on CUDA, nothing elsewhere."
-    return torch.autocast('cuda', dtype=torch.bfloat16) if device.type == 'cuda' else torch.autocast('cpu', enabled=False)
+def _autocast(device, bf16:bool):
+    "bf16 autocast on `device` when `bf16`, else a no-op context."
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 def _atomic_save(obj, path:Path):
     "Write `obj` to `path` through a temporary file and a rename, so a kill never leaves half a file."
@@ -374,14 +376,23 @@ class Trainer:
         if self.verbose and cfg.warmup_epochs == cfg.epochs:
             print(f"warmup_epochs = epochs = {cfg.epochs}: plain cross-entropy training, no cleaner will run")
 
+    @property
+    def bf16(self)->bool:
+        "Whether forwards run under bf16 autocast (`precision`; 'auto' = on CUDA only)."
+        return self.cfg.precision == 'bf16' or (self.cfg.precision == 'auto' and self.device.type == 'cuda')
+    @property
+    def channels_last(self)->bool:
+        "Whether networks and batches use the channels-last memory format ('auto' = on CUDA only)."
+        return self.cfg.channels_last == 'on' or (self.cfg.channels_last == 'auto' and self.device.type == 'cuda')
+
     def _make_net(self, K, in_ch):
         net = create_model(self.cfg.model, K, in_channels=in_ch, pretrained=self.cfg.pretrained).to(self.device)
-        return net.to(memory_format=torch.channels_last) if self.device.type == 'cuda' else net
+        return net.to(memory_format=torch.channels_last) if self.channels_last else net
 
     def _fwd(self, net, x):
-        "Forward under the device's autocast; logits and features come back in float32."
-        if self.device.type == 'cuda': x = x.contiguous(memory_format=torch.channels_last)
-        with _autocast(self.device): logits, feats = net(x)
+        "Forward under the run's autocast and memory format; logits and features come back in float32."
+        if self.channels_last: x = x.contiguous(memory_format=torch.channels_last)
+        with _autocast(self.device, self.bf16): logits, feats = net(x)
         return logits.float(), feats.float()
 
     def _bar(self, it, total, desc):
