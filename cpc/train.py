@@ -16,9 +16,9 @@ except ImportError: fcntl = None
 
 # %% auto #0
 __all__ = ['SMALL_DATASETS', 'FILE_DATASETS', 'VAL_SPLITS', 'log', 'FILE_SETUP', 'CPC_CLEANERS', 'METRIC_COLUMNS',
-           'CHECKPOINT_KEYS', 'TrainConfig', 'TensorSource', 'FileSource', 'load_data', 'eval_sources',
-           'balanced_sample', 'TrainingError', 'gather', 'seed_everything', 'RunExistsError', 'RunLockedError',
-           'lock_folder', 'Trainer', 'format_row']
+           'SAMPLES_CSV_MAX', 'CHECKPOINT_KEYS', 'TrainConfig', 'TensorSource', 'FileSource', 'load_data',
+           'eval_sources', 'balanced_sample', 'TrainingError', 'gather', 'seed_everything', 'RunExistsError',
+           'RunLockedError', 'lock_folder', 'Trainer', 'format_row']
 
 # %% ../nbs/07_train.ipynb #9614c655
 SMALL_DATASETS = ('cifar10', 'cifar100', 'fashion_mnist')  # held on the device as uint8 tensors
@@ -347,7 +347,8 @@ class Trainer:
                 done = len(self._load_checkpoint(check_config=False)['history'])
                 raise RunExistsError(f"out={str(self.out)!r} already holds a run ({done} epoch(s) done): resume it (--resume), "
                                      "replace it (--overwrite), or choose another --out")
-            for f in ('checkpoint.pt', 'metrics.csv', 'result.json', 'auc.png', noise_file_name(cfg.noise_rate, cfg.noise_mode)):
+            for f in ('checkpoint.pt', 'metrics.csv', 'result.json', 'auc.png', 'samples.csv', 'samples.npz',
+                      noise_file_name(cfg.noise_rate, cfg.noise_mode)):
                 (self.out/f).unlink(missing_ok=True)
         saved = self._load_checkpoint() if resume else None
         seed_everything(cfg.seed)
@@ -532,13 +533,17 @@ def threshold(self:Trainer, cleaner:str)->float:
 @patch
 def clean_step(self:Trainer, epoch:int)->list:
     "Eval pass of each network (on its own fresh sample when `num_batches` is set), then all four cleaners on it: a list of two (indices, {cleaner: q(z=0)})."
-    out = []
+    out, self.samples = [], []
     for k in range(2):
         ev = self.eval_pass(k, self.epoch_sample(self.cfg.num_batches * self.cfg.batch_size))
         if not torch.isfinite(ev['losses']).all(): self.fail(epoch, f"eval-pass loss of network {'AB'[k]}")
         hist = self.loss_hist[k] if self.cfg.loss_history else None
-        out.append((ev['idx'], self.banks[k].step(ev['losses'], self.train.labels[ev['idx']], ev['probs'], ev['features'],
-                                                  lr=self.cfg.lr_at(epoch), history=hist)))
+        q = self.banks[k].step(ev['losses'], self.train.labels[ev['idx']], ev['probs'], ev['features'],
+                               lr=self.cfg.lr_at(epoch), history=hist)
+        conf, pred = ev['probs'].max(1)
+        proto = self.banks[k]['cpc' + self.cfg.cleaner[3:]].predict(ev['features'])  # the CPC of the run's GMM family
+        self.samples.append(dict(idx=ev['idx'], q=q, pred=pred, conf=conf, proto=proto))  # for `write_samples`
+        out.append((ev['idx'], q))
     return out
 
 @patch
@@ -580,6 +585,7 @@ def run_epoch(self:Trainer, epoch:int)->dict:
         row.update(self.cleaner_row(scored))
         name, thr = self.active_cleaner(epoch)
         splits = [(idx, q[name], q[name] > thr) for idx, q in scored]
+        for s, (_, _, labeled) in zip(self.samples, splits): s['labeled'] = labeled  # trains the *other* network
         # co-divide: network A trains on B's sample, split and clean probabilities, and vice versa
         loss = sum(self.ssl_epoch(epoch, k, splits[1 - k][1], splits[1 - k][2], splits[1 - k][0]) for k in range(2))
         row.update(labeled_a=int(splits[1][2].sum()), labeled_b=int(splits[0][2].sum()))
@@ -592,6 +598,48 @@ def run_epoch(self:Trainer, epoch:int)->dict:
     if cfg.select_on_val: row.update(self.validate(epoch))
     row.update(seconds=time.time() - t0)
     return {c: row.get(c, math.nan) for c in METRIC_COLUMNS}
+
+# %% ../nbs/07_train.ipynb #8336f0ef
+SAMPLES_CSV_MAX = 200_000  # above this many samples the per-sample table is written as samples.npz
+
+@patch
+def sample_table(self:Trainer)->dict:
+    "Per-sample columns of the last clean step (see above), as numpy arrays of length N."
+    N, cols = len(self.train), dict(index=np.arange(len(self.train)))
+    if isinstance(self.train, FileSource): cols['key'] = np.array(self.train.ds.keys)
+    cols['given'] = self.train.labels.cpu().numpy()
+    if self.true_labels is not None: cols['true'] = self.true_labels.cpu().numpy()
+    def full(vals, idx, fill, dtype):
+        col = np.full(N, fill, dtype=dtype); col[idx.cpu().numpy()] = vals.detach().cpu().numpy(); return col
+    for k, s in enumerate(self.samples):
+        for c in CLEANERS: cols[f'q_{c}_{"ab"[k]}'] = full(s['q'][c], s['idx'], np.nan, np.float32)
+    for k, s in enumerate(self.samples):
+        peer = self.samples[1 - k]
+        if 'labeled' in peer: cols[f'labeled_{"ab"[k]}'] = full(peer['labeled'].to(torch.int8), peer['idx'], -1, np.int8)
+    for k, s in enumerate(self.samples):
+        ab = "ab"[k]
+        cols |= {f'pred_{ab}': full(s['pred'], s['idx'], -1, np.int64), f'conf_{ab}': full(s['conf'], s['idx'], np.nan, np.float32),
+                 f'proto_{ab}': full(s['proto'], s['idx'], -1, np.int64)}
+    return cols
+
+@patch
+def write_samples(self:Trainer)->Path|None:
+    "Write `sample_table` atomically to samples.csv (or samples.npz for large data sets); None before the first clean step."
+    if not getattr(self, 'samples', None): return None
+    cols = self.sample_table()
+    if len(self.train) > SAMPLES_CSV_MAX:
+        path = self.out/'samples.npz'
+        tmp = self.out/'samples.tmp.npz'
+        np.savez_compressed(tmp, **cols)
+    else:
+        path, tmp = self.out/'samples.csv', self.out/'samples.csv.tmp'
+        with open(tmp, 'w', newline='') as f:
+            w = csv.writer(f)
+            w.writerow(cols)
+            fmt = [(lambda v: f'{v:.5g}') if a.dtype.kind == 'f' else str for a in cols.values()]
+            w.writerows([g(v) for g, v in zip(fmt, row)] for row in zip(*[a.tolist() for a in cols.values()]))
+    os.replace(tmp, path)
+    return path
 
 # %% ../nbs/07_train.ipynb #b9b06b43
 @patch
@@ -606,6 +654,7 @@ def state_dict(self:Trainer)->dict:
 def save(self:Trainer):
     "Write the checkpoint and `metrics.csv` atomically."
     _atomic_save(self.state_dict(), self.ckpt)
+    self.write_samples()
     tmp = self.out/'metrics.csv.tmp'
     with open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, METRIC_COLUMNS)

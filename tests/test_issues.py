@@ -34,3 +34,17 @@ def test_same_seed_same_answer():
     case = synthetic_case(num_classes=4, n_per_class=80, seed=2)
     a, b = (clean_probs(case.labels, case.probs, case.features, seed=3) for _ in range(2))
     for c in a: assert np.array_equal(a[c], b[c])
+
+def test_every_run_leaves_a_per_sample_table(clothing1m_dir, tmp_path, monkeypatch):
+    "Image-file data: file keys, and NaN / -1 outside each epoch's sample; above SAMPLES_CSV_MAX it is a compressed .npz."
+    import cpc.train
+    from cpc.train import TrainConfig, Trainer
+    monkeypatch.setattr(cpc.train, 'SAMPLES_CSV_MAX', 10)
+    cfg = TrainConfig(dataset='clothing1m', noise_mode='real', noise_rate=0., model='small_cnn', epochs=2, warmup_epochs=1,
+                      batch_size=2, eval_batch_size=8, num_workers=0, cleaner='cpc_agn', lambda_u=0, labeled_rows_only=True,
+                      num_batches=3)
+    Trainer(cfg, data=clothing1m_dir, out=tmp_path, device='cpu', verbose=False).fit()
+    with np.load(tmp_path/'samples.npz', allow_pickle=False) as z:
+        assert len(z['index']) == 28 and z['key'][0].startswith('images/')
+        scored = ~np.isnan(z['q_cpc_agn_a'])
+        assert scored.sum() == 6 and (z['pred_a'][~scored] == -1).all() and set(np.unique(z['labeled_b'])) <= {-1, 0, 1}
