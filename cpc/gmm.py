@@ -90,10 +90,14 @@ def _group_sum(v:torch.Tensor, groups:torch.Tensor, num_groups:int)->torch.Tenso
     idx = groups if v.ndim == 1 else groups[:, None].expand_as(v)
     return v.new_zeros((num_groups,) + v.shape[1:]).scatter_add_(0, idx, v)
 
+def _check_finite(x:torch.Tensor)->torch.Tensor:
+    "`x` unchanged, or ValueError when it holds NaN or infinity (checked where samples enter, not in every EM step)."
+    if not torch.isfinite(x).all(): raise ValueError(f"samples contain {int((~torch.isfinite(x)).sum())} non-finite value(s); expected finite numbers")
+    return x
+
 def _prep(x, groups, num_groups):
     "Float64 samples and int64 group ids (all zeros when `groups` is None)."
     x = torch.as_tensor(x).to(torch.float64)
-    if not torch.isfinite(x).all(): raise ValueError(f"samples contain {int((~torch.isfinite(x)).sum())} non-finite value(s); expected finite numbers")
     groups = torch.zeros_like(x, dtype=torch.long) if groups is None else torch.as_tensor(groups, device=x.device).long()
     return x, groups, num_groups
 
@@ -105,6 +109,7 @@ def kmeans_1d(x:torch.Tensor, # samples, shape (N,)
              )->torch.Tensor: # cluster of each sample: 0 (low) or 1 (high), int64 (N,)
     "Two-means per group by Lloyd's algorithm, started from each group's minimum and maximum."
     x, groups, G = _prep(x, groups, num_groups)
+    _check_finite(x)
     lo = x.new_full((G,), math.inf).scatter_reduce(0, groups, x, 'amin')
     hi = x.new_full((G,), -math.inf).scatter_reduce(0, groups, x, 'amax')
     centers, assign = torch.stack([lo, hi], 1), None
@@ -173,6 +178,7 @@ def fit_gmm(x:torch.Tensor, # samples, shape (N,)
            )->GMM1d: # fitted parameters, with n_iter and converged per group
     "Fit one two-component 1-D GMM per group with sklearn's EM loop, all groups at once in float64."
     x, groups, G = _prep(x, groups, num_groups)
+    _check_finite(x)
     p = init if init is not None else init_gmm(x, groups, G, reg_covar)
     n = _group_sum(torch.ones_like(x), groups, G)
     active, converged = n > 0, torch.zeros_like(n, dtype=torch.bool)

@@ -243,11 +243,12 @@ def load_noise_file(path,             # a JSON list of ints, as written by Divid
     except json.JSONDecodeError as e: raise ValueError(f"noise file {path} is not valid JSON: {e}") from None
     if not isinstance(data, list) or not all(type(v) is int for v in data):
         raise ValueError(f"noise file {path} must hold a JSON list of integers")
-    big = [v for v in data if not 0 <= v < num_classes]
-    if big: raise ValueError(f"labels in noise file {path} must lie in [0, {num_classes}), got {big[0]}")
     if len(data) != num_samples:
         raise ValueError(f"noise file {path} has {len(data)} labels, but the data set has {num_samples} samples")
-    return torch.from_numpy(_label_array(np.array(data, dtype=np.int64), num_classes, f'labels in noise file {path}'))
+    try: y = np.array(data, dtype=np.int64)
+    except OverflowError:  # an integer beyond int64: name it (the scan runs only on this error path)
+        raise ValueError(f"labels in noise file {path} must lie in [0, {num_classes}), got {next(v for v in data if abs(v) >= 2**63)}") from None
+    return torch.from_numpy(_label_array(y, num_classes, f'labels in noise file {path}'))
 
 # %% ../nbs/01_noise.ipynb #db917de1
 def noisy_labels(labels,          # clean 1-D integer labels

@@ -72,9 +72,8 @@ class TrainConfig:
         from cpc.noise import NOISE_MODES
         for f in fields(self):  # types first: a string or a bool where a number belongs is refused by name
             v, t = getattr(self, f.name), {'str': str, 'int': int, 'float': float, 'bool': bool}[f.type]
-            ok = isinstance(v, bool) if t is bool else (isinstance(v, (int, float)) and not isinstance(v, bool)) if t is float \
-                 else isinstance(v, t) and not (t is int and isinstance(v, bool))
-            if not ok or (t is float and not math.isfinite(v)): raise ValueError(f"{f.name}={v!r}: expected {_KIND[t]}")
+            ok = type(v) in (int, float) and math.isfinite(v) if t is float else type(v) is t  # type(True) is bool, not int
+            if not ok: raise ValueError(f"{f.name}={v!r}: expected {_KIND[t]}")
         known = dict(cleaner=CLEANERS, model=tuple(MODELS), noise_mode=tuple(NOISE_MODES) + ('real',),
                      dataset=SMALL_DATASETS + FILE_DATASETS, precision=('auto', 'bf16', 'fp32'), channels_last=('auto', 'on', 'off'))
         for f, ok in known.items():
@@ -344,7 +343,8 @@ class Trainer:
         cfg = self.cfg
         if not resume and self.ckpt.exists():
             if not overwrite:
-                done = len(self._load_checkpoint(check_config=False)['history'])
+                m = self.out/'metrics.csv'
+                done = max(len(m.read_text().splitlines()) - 1, 0) if m.is_file() else 0
                 raise RunExistsError(f"out={str(self.out)!r} already holds a run ({done} epoch(s) done): resume it (--resume), "
                                      "replace it (--overwrite), or choose another --out")
             for f in ('checkpoint.pt', 'metrics.csv', 'result.json', 'auc.png', 'samples.csv', 'samples.npz',
@@ -362,8 +362,8 @@ class Trainer:
         self.clean_mask = None if true is None else true == self.train.labels
         self.noise = None if true is None else noise_report(true, self.train.labels, K)
         if self.verbose and self.noise is not None: print(self.noise)
-        in_ch = self.train.data.images.shape[1] if isinstance(self.train, TensorSource) else 3
-        self.nets = [self._make_net(K, in_ch) for _ in range(2)]
+        self.in_ch = self.train.data.images.shape[1] if isinstance(self.train, TensorSource) else 3
+        self.nets = [self._make_net(K, self.in_ch) for _ in range(2)]
         self.opts = [torch.optim.SGD(n.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
                      for n in self.nets]
         self.banks = [CleanerBank(K, n.feat_dim, p_threshold=cfg.p_threshold, seed=cfg.seed + 2 * k, dim=cfg.cpc_dim,
@@ -443,21 +443,21 @@ def eval_pass(self:Trainer, k:int,
 @torch.no_grad()
 def evaluate(self:Trainer,
              source=None, # a source with labels (None: the test set)
-             nets=None, # the two networks (None: the current ones)
-             protos:bool=True, # also the nearest-prototype accuracy of each CPC cleaner
+             nets=None, # networks whose logits are summed (None: the two current ones; one network scores alone)
+             protos:bool=True, # also the nearest-prototype accuracy of each CPC cleaner (the current networks only)
             )->dict: # top1, top5 of the summed logits; proto_acc_cpc_agn / _awr (mean of the two networks' prototypes)
-    "Top-1 and top-5 accuracy of the two networks' summed logits, and the CPC prototypes as classifiers (section 5.3)."
+    "Top-1 and top-5 accuracy of the networks' summed logits, and the CPC prototypes as classifiers (section 5.3)."
     src, nets = source or self.test, nets or self.nets
     for n in nets: n.eval()
-    use = [c for c in CPC_CLEANERS if protos and all(b[c].num_updates for b in self.banks)]
+    use = [c for c in CPC_CLEANERS if protos and nets is self.nets and all(b[c].num_updates for b in self.banks)]
     hits = torch.zeros(2 + len(use), device=self.device)
     for b, (x,) in src.batches(torch.arange(len(src)), ('plain',), self.cfg.eval_batch_size):
-        (l0, f0), (l1, f1) = self._fwd(nets[0], x), self._fwd(nets[1], x)
+        logits, feats = zip(*(self._fwd(n, x) for n in nets))
         y = src.labels[b]
-        top = (l0 + l1).topk(min(5, self.num_classes), 1).indices
+        top = sum(logits).topk(min(5, self.num_classes), 1).indices
         hits[0] += (top[:, 0] == y).sum(); hits[1] += (top == y[:, None]).any(1).sum()
         for j, c in enumerate(use):
-            hits[2 + j] += sum((bank[c].predict(f).to(y.device) == y).sum() for bank, f in zip(self.banks, (f0, f1))) / 2
+            hits[2 + j] += sum((bank[c].predict(f).to(y.device) == y).sum() for bank, f in zip(self.banks, feats)) / 2
     acc = (hits / len(src)).tolist()
     return dict(top1=acc[0], top5=acc[1], **{f'proto_acc_{c}': acc[2 + use.index(c)] if c in use else math.nan
                                             for c in CPC_CLEANERS})
@@ -562,7 +562,7 @@ def validate(self:Trainer, epoch:int)->dict:
     "Accuracy of each network alone on the validation split; a network that beats its best so far is kept (DivideMix's Clothing1M)."
     row = {}
     for k, net in enumerate(self.nets):
-        acc = self.evaluate(self.extra['val'], nets=[net, net], protos=False)['top1']
+        acc = self.evaluate(self.extra['val'], nets=[net], protos=False)['top1']
         if acc > self.best[k]['acc']:
             self.best[k] = dict(acc=acc, epoch=epoch, net={n: t.detach().cpu().clone() for n, t in net.state_dict().items()})
         row[f'val_acc_{"ab"[k]}'] = acc
@@ -664,7 +664,7 @@ def save(self:Trainer):
 CHECKPOINT_KEYS = ('config', 'history', 'rng', 'nets', 'opts', 'banks', 'loss_hist')
 
 @patch
-def _load_checkpoint(self:Trainer, check_config:bool=True)->dict:
+def _load_checkpoint(self:Trainer)->dict:
     "Read `checkpoint.pt` (tensors and plain containers only) and refuse it when it is damaged or its config differs."
     if not self.ckpt.exists(): raise FileNotFoundError(f"resume: no checkpoint at {self.ckpt}")
     damaged = f"checkpoint {self.ckpt} is damaged or not a cpc checkpoint"
@@ -679,7 +679,6 @@ def _load_checkpoint(self:Trainer, check_config:bool=True)->dict:
         raise ValueError(f"{damaged}: expected the state of two networks")
     try: ckpt_cfg = TrainConfig(**saved['config'])
     except (TypeError, ValueError) as e: raise ValueError(f"{damaged}: its config is not valid ({e})") from None
-    if not check_config: return saved
     diff = self.cfg.diff(ckpt_cfg)
     if diff: raise ValueError("resume: the checkpoint was written with a different config; differing fields: "
                               + ", ".join(f"{k} (checkpoint {b!r}, now {a!r})" for k, (a, b) in diff.items()))
@@ -707,7 +706,7 @@ def _restore(self:Trainer, saved:dict):
 @patch
 def test_best(self:Trainer)->dict:
     "Test the best-validation networks together (DivideMix's Clothing1M protocol); also written to `result.json`."
-    nets = [self._make_net(self.num_classes, 3) for _ in self.nets]
+    nets = [self._make_net(self.num_classes, self.in_ch) for _ in self.nets]
     for n, b in zip(nets, self.best): n.load_state_dict(b['net'])
     acc = self.evaluate(nets=nets, protos=False)
     res = dict(test_acc=acc['top1'], test_top5=acc['top5'], epoch_a=self.best[0]['epoch'], epoch_b=self.best[1]['epoch'],
