@@ -111,17 +111,19 @@ def read_outputs(path)->dict:
             if missing: raise ValueError(f"{path}: missing arrays {missing}; it holds {z.files}, expected labels, pred_probs (and optionally features, losses)")
             return {k: z[k] for k in ('labels', 'pred_probs', 'features', 'losses') if k in z.files}
     if path.suffix != '.csv': raise ValueError(f"{path}: expected an .npz or .csv file")
-    with open(path, newline='') as f: rows = list(csv.DictReader(f))
-    if not rows: raise ValueError(f"{path}: no rows")
-    cols = list(rows[0])
+    with open(path) as f: cols = f.readline().strip().split(',')
     prob, feat = sorted((c for c in cols if c.startswith('prob_')), key=lambda c: int(c[5:])), \
                  sorted((c for c in cols if c.startswith('feat_')), key=lambda c: int(c[5:]))
     if 'label' not in cols or not prob: raise ValueError(f"{path}: expected columns label, prob_0 ... prob_(K-1); got {cols[:8]}")
-    try:
-        out = dict(labels=np.array([int(r['label']) for r in rows]), pred_probs=np.array([[float(r[c]) for c in prob] for r in rows]))
-        if feat: out['features'] = np.array([[float(r[c]) for c in feat] for r in rows])
-        if 'loss' in cols: out['losses'] = np.array([float(r['loss']) for r in rows])
+    try: table = np.loadtxt(path, delimiter=',', skiprows=1, ndmin=2)
     except ValueError as e: raise ValueError(f"{path}: a value is not a number ({e})") from None
+    if not len(table): raise ValueError(f"{path}: no rows")
+    col = lambda names: table[:, [cols.index(c) for c in names]]
+    y = col(['label'])[:, 0]
+    if (y != np.round(y)).any(): raise ValueError(f"{path}: the label column must hold integers")
+    out = dict(labels=y.astype(np.int64), pred_probs=col(prob))
+    if feat: out['features'] = col(feat)
+    if 'loss' in cols: out['losses'] = col(['loss'])[:, 0]
     return out
 
 def write_issues(path, q:dict, labels, cleaner:str, threshold:float):
