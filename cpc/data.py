@@ -15,13 +15,17 @@ from torch.utils.data import Dataset
 
 # %% auto #0
 __all__ = ['NORM_STATS', 'CIFAR_LAYOUT', 'FMNIST_FILES', 'FMNIST_SYSTEM_DIR', 'CLOTHING1M_FILES', 'WEBVISION_FILES',
-           'FMNIST_CLASSES', 'DATASETS', 'CLOTHING1M_CLASSES', 'DatasetLayoutError', 'TensorData', 'stratified_subset',
-           'write_cifar_fixture', 'write_fmnist_fixture', 'write_clothing1m_fixture', 'write_webvision_fixture',
-           'load_cifar', 'read_idx', 'load_fashion_mnist', 'load_dataset', 'Clothing1M', 'WebVision', 'ImageNetVal']
+           'FMNIST_CLASSES', 'DATASETS', 'CLOTHING1M_CLASSES', 'DatasetLayoutError', 'ImageReadError', 'TensorData',
+           'stratified_subset', 'write_cifar_fixture', 'write_fmnist_fixture', 'write_clothing1m_fixture',
+           'write_webvision_fixture', 'load_cifar', 'read_idx', 'load_fashion_mnist', 'load_dataset', 'Clothing1M',
+           'WebVision', 'ImageNetVal']
 
 # %% ../nbs/00_data.ipynb #29d03592
 class DatasetLayoutError(FileNotFoundError):
     "A data set folder is missing, or its files are not in the expected layout."
+
+class ImageReadError(OSError):
+    "An image file of a data set exists but cannot be decoded (truncated, corrupt, or not an image)."
 
 # %% ../nbs/00_data.ipynb #e5cb67cf
 def _find_dir(candidates:list, # folders to try, in order (None entries are skipped)
@@ -352,7 +356,11 @@ def _read_pairs(path)->tuple:
     return keys, labels
 
 def _open_rgb(path)->Image.Image:
-    with open(path, 'rb') as f: return Image.open(f).convert('RGB')
+    "Decode `path` as RGB; ImageReadError names the file (also when raised in a DataLoader worker)."
+    try:
+        with open(path, 'rb') as f: return Image.open(f).convert('RGB')
+    except (OSError, SyntaxError, ValueError) as e:  # PIL reports bad files with all three
+        raise ImageReadError(f"{path}: cannot read the image ({e})") from None
 
 def _missing_files(root:str, keys:list)->list:
     "The keys (paths relative to `root`) that name no file: one directory listing per folder, not one `stat` per image."

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #87147551
 from __future__ import annotations
-import csv, dataclasses, hashlib, json, logging, math, os, pickle, random, time
+import csv, dataclasses, hashlib, json, logging, math, os, pickle, random, tempfile, time
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np
@@ -56,6 +56,7 @@ class TrainConfig:
     loss_history:bool=False      # fit the GMM to the mean of the last 5 epochs' normalised losses (90% noise)
     proto_warmup:float=0.05      # share of `epochs` during which the GMM split trains the nets
     strong_aug:bool=False        # AugDMix: strong views are mixed, weak views guess and refine
+    weak_aug:bool=True           # weak views of the small data sets are random crop + flip (DivideMix); False: the plain images
     neg_entropy:bool=False       # confidence penalty during warm-up (asymmetric noise)
     num_batches:int=0            # per-epoch class-balanced sample (DivideMix's Clothing1M): warm-up num_batches x 2B images, each eval pass num_batches x B (0 = all data)
     select_on_val:bool=False     # validate each network every epoch, keep its best weights, test those at the end (DivideMix's Clothing1M)
@@ -97,6 +98,8 @@ class TrainConfig:
         if self.loss_history and self.num_batches:
             raise ValueError("loss_history=True averages each sample's loss over epochs, which needs the same samples every "
                              f"epoch: expected num_batches=0, got num_batches={self.num_batches}")
+        if not self.weak_aug and self.dataset not in SMALL_DATASETS:
+            raise ValueError(f"weak_aug=False is for the small data sets {SMALL_DATASETS}, got dataset={self.dataset!r}")
         if self.select_on_val and self.dataset not in VAL_SPLITS:
             raise ValueError(f"select_on_val=True needs a clean validation split: expected dataset in {tuple(VAL_SPLITS)}, "
                              f"got {self.dataset!r}")
@@ -127,15 +130,15 @@ from .models import create_model
 from .gmm import LossHistory
 from .cleaner import CleanerBank, CLEANERS
 from .mixmatch import dividemix_targets, mixmatch_mix, semi_loss, prior_penalty, neg_entropy
-from .diagnostics import cleaner_metrics
+from .diagnostics import cleaner_metrics, bernoulli_kl, agreement
 
 # %% ../nbs/07_train.ipynb #71961be0
 log = logging.getLogger('cpc.train')
 
 class TensorSource:
-    "A data set held on `device` as uint8 images; views are made batched on the device."
-    def __init__(self, data:TensorData, device):
-        self.data, self.device = data.to(device), torch.device(device)
+    "A data set held on `device` as uint8 images; views are made batched on the device (`weak=False`: weak views are plain)."
+    def __init__(self, data:TensorData, device, weak:bool=True):
+        self.data, self.device, self.weak = data.to(device), torch.device(device), weak
         self.labels, self.num_classes = self.data.labels, self.data.num_classes
     def __len__(self): return len(self.labels)
 
@@ -146,7 +149,7 @@ class TensorSource:
     def view(self, x, kind, generator=None):
         "One view of the uint8 batch `x`: `plain` (normalised), `weak` or `strong` augmentation."
         m, s = self.data.mean, self.data.std
-        if kind == 'plain': return normalize(x, m, s)
+        if kind == 'plain' or (kind == 'weak' and not self.weak): return normalize(x, m, s)
         if kind == 'weak': return weak_augment(x, m, s, generator=generator)
         return strong_augment(x, m, s, generator=generator)
 
@@ -213,7 +216,7 @@ def load_data(cfg:TrainConfig, # the run
                              seed=cfg.seed, dataset=cfg.dataset)
         true = train.labels
         train = dataclasses.replace(train, labels=torch.as_tensor(noisy))
-        return TensorSource(train, device), TensorSource(test, device), true.to(device)
+        return TensorSource(train, device, cfg.weak_aug), TensorSource(test, device), true.to(device)
     if cfg.noise_mode != 'real': raise ValueError(f"noise_mode={cfg.noise_mode!r}: {cfg.dataset} has real noise, expected 'real'")
     if cfg.train_subset or cfg.test_subset: raise ValueError(f"train_subset/test_subset: not supported for {cfg.dataset}")
     cls, test_split, size, resize = FILE_SETUP[cfg.dataset]
@@ -269,7 +272,8 @@ def _atomic_save(obj, path:Path):
 CPC_CLEANERS = ('cpc_agn', 'cpc_awr')
 METRIC_COLUMNS = (['epoch', 'lr', 'test_acc', 'test_top5', 'imagenet_top1', 'imagenet_top5', 'val_acc_a', 'val_acc_b']
                   + [f'{m}_{c}' for c in CLEANERS for m in ('auc', 'precision', 'recall')]
-                  + [f'proto_acc_{c}' for c in CPC_CLEANERS] + ['labeled_a', 'labeled_b', 'seconds'])
+                  + [f'proto_acc_{c}' for c in CPC_CLEANERS] + [f'{m}_{c}' for c in CPC_CLEANERS for m in ('kl', 'agree')]
+                  + ['labeled_a', 'labeled_b', 'seconds'])
 
 # %% ../nbs/07_train.ipynb #008b47e4
 def seed_everything(seed:int):
@@ -325,7 +329,8 @@ class Trainer:
         self.ckpt, made = self.out/'checkpoint.pt', not self.out.exists()
         try: self.out.mkdir(parents=True, exist_ok=True)
         except OSError as e: raise ValueError(f"out={str(out)!r}: cannot create the output folder ({e.strerror})") from None
-        if not os.access(self.out, os.W_OK): raise ValueError(f"out={str(out)!r}: the folder is not writable")
+        try: tempfile.TemporaryFile(dir=self.out).close()  # a real write: os.access says yes to root on read-only folders
+        except OSError as e: raise ValueError(f"out={str(out)!r}: the folder is not writable ({e.strerror})") from None
         try:
             self._lock = lock_folder(self.out)
             self._setup(data, resume, download, imagenet, overwrite)
@@ -542,14 +547,18 @@ def clean_step(self:Trainer, epoch:int)->list:
                                lr=self.cfg.lr_at(epoch), history=hist)
         conf, pred = ev['probs'].max(1)
         proto = self.banks[k]['cpc' + self.cfg.cleaner[3:]].predict(ev['features'])  # the CPC of the run's GMM family
-        self.samples.append(dict(idx=ev['idx'], q=q, pred=pred, conf=conf, proto=proto))  # for `write_samples`
+        self.samples.append(dict(idx=ev['idx'], q=q, loss=ev['losses'], pred=pred, conf=conf, proto=proto))  # for `write_samples`
         out.append((ev['idx'], q))
     return out
 
 @patch
 def cleaner_row(self:Trainer, scored:list)->dict:
-    "AUC, precision and recall of every cleaner against the true clean mask, averaged over the two networks."
+    "AUC, precision and recall of every cleaner against the true clean mask; KL and agreement of each CPC with its GMM (Fig. 4). Means over the two networks."
     row = {}
+    for c in CPC_CLEANERS:  # needs no true labels
+        g = 'gmm' + c[3:]
+        row[f'kl_{c}'] = float(np.mean([bernoulli_kl(q[g], q[c]) for _, q in scored]))
+        row[f'agree_{c}'] = float(np.mean([agreement(q[g], q[c], self.threshold(g), self.threshold(c)) for _, q in scored]))
     for c in CLEANERS:
         ms = [cleaner_metrics(q[c], self.clean_mask[idx], self.threshold(c)) if self.clean_mask is not None
               else dict(auc=math.nan, precision=math.nan, recall=math.nan) for idx, q in scored]
@@ -618,7 +627,8 @@ def sample_table(self:Trainer)->dict:
         if 'labeled' in peer: cols[f'labeled_{"ab"[k]}'] = full(peer['labeled'].to(torch.int8), peer['idx'], -1, np.int8)
     for k, s in enumerate(self.samples):
         ab = "ab"[k]
-        cols |= {f'pred_{ab}': full(s['pred'], s['idx'], -1, np.int64), f'conf_{ab}': full(s['conf'], s['idx'], np.nan, np.float32),
+        cols |= {f'loss_{ab}': full(s['loss'], s['idx'], np.nan, np.float32),
+                 f'pred_{ab}': full(s['pred'], s['idx'], -1, np.int64), f'conf_{ab}': full(s['conf'], s['idx'], np.nan, np.float32),
                  f'proto_{ab}': full(s['proto'], s['idx'], -1, np.int64)}
     return cols
 

@@ -162,3 +162,24 @@ def test_human_label_file_with_code_is_refused(tmp_path):
     with pytest.raises(ValueError, match='refused, it holds objects other than label arrays'):
         load_human_labels(tmp_path/'CIFAR-10_human.pt', 'aggre_label', allow_pickle=True)
     assert not marker.exists()
+
+def test_read_only_out_folder_is_refused_before_work(fmnist_dir, capsys):
+    "/sys refuses new files even to root, for whom os.access says every folder is writable."
+    ro = Path('/sys')
+    try: open(ro/'cpc_probe', 'w').close()
+    except OSError: pass
+    else: pytest.skip('/sys is writable here')
+    code, err = cli(['--preset', 'fmnist-sym50', '--data', str(fmnist_dir), '--out', str(ro), '--device', 'cpu'], capsys)
+    assert code == 2 and "out='/sys': the folder is not writable" in err
+
+def test_corrupt_image_in_a_worker_is_one_line_naming_the_file(clothing1m_dir, tmp_path, capsys):
+    from cpc.data import Clothing1M
+    root = shutil.copytree(clothing1m_dir, tmp_path/'c1m')
+    key = Clothing1M(root, 'train').keys[5]
+    (root/key).write_bytes(b'\xff\xd8 truncated')
+    code, err = cli(['--preset', 'clothing1m', '--data', str(root), '--out', str(tmp_path/'run'), '--device', 'cpu',
+                     '--model', 'small_cnn', '--pretrained', 'False', '--epochs', '1', '--warmup_epochs', '1', '--num_batches', '0',
+                     '--batch_size', '4', '--eval_batch_size', '8', '--num_workers', '1'], capsys)
+    last = err.strip().splitlines()[-1]
+    assert code == 1 and 'Traceback' not in err
+    assert last.startswith('cpc_train: error: cpc.data.ImageReadError: ') and f'{key}: cannot read the image' in last, last
