@@ -9,11 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 import numpy as np
 from .train import TrainConfig, Trainer
-from .cli import PRESETS, baseline_config
+from .cli import PRESETS, PAPER_RESULTS, TABLE3, baseline_config
 
 # %% auto #0
 __all__ = ['CLEANER_NAMES', 'epochs_done', 'run_folder', 'run_seeds', 'preset_grid', 'cpu_track_grid', 'run_row', 'grid_rows',
-           'summarise', 'markdown_table', 'write_csv', 'keep_results']
+           'summarise', 'markdown_table', 'write_csv', 'keep_results', 'read_rows', 'paper_table']
 
 # %% ../nbs/11_bench.ipynb #28229b91
 def epochs_done(out)->int:
@@ -48,7 +48,7 @@ def run_seeds(configs:dict, # run name -> TrainConfig; its `seed` is replaced by
 
 # %% ../nbs/11_bench.ipynb #ca386d17
 def preset_grid(presets, # preset names of `cpc.cli.PRESETS`
-                cleaners=('gmm_agn', 'gmm_awr', 'cpc_agn', 'cpc_awr'), # a run per cleaner driving training
+                cleaners=('gmm_agn', 'gmm_awr', 'cpc_agn', 'cpc_awr'), # a run per cleaner driving training (None: the preset's own)
                 baselines=(), # a run per baseline of `baseline_config` ('ce', 'dividemix', 'augdmix')
                )->dict: # '<preset>/<cleaner or baseline>' -> TrainConfig
     "The runs of a benchmark table: each preset with each cleaner driving training, and its baselines."
@@ -56,7 +56,7 @@ def preset_grid(presets, # preset names of `cpc.cli.PRESETS`
     for p in presets:
         if p not in PRESETS: raise ValueError(f"unknown preset {p!r}; see `cpc_train --list`")
         cfg = PRESETS[p].config
-        for c in cleaners: out[f'{p}/{c}'] = replace(cfg, cleaner=c)
+        for c in (cfg.cleaner,) if cleaners is None else cleaners: out[f'{p}/{c}'] = replace(cfg, cleaner=c)
         for b in baselines:
             b_cfg = baseline_config(p, cfg, b)
             if b_cfg is None: raise ValueError(f"preset {p!r} has no {b!r} baseline")
@@ -162,3 +162,29 @@ def keep_results(configs:dict, # run name -> TrainConfig, as given to `run_seeds
             with open(src/'samples.csv', newline='') as f: table = list(csv.DictReader(f))
             write_csv([{c: t[c] for c in sample_columns} for t in table], to/f"seed{r['seed']}_samples.csv")
     return rows
+
+# %% ../nbs/11_bench.ipynb #a74d9aac
+def read_rows(path)->list:
+    "The rows of a results CSV written by `keep_results`; numeric cells as floats (seed and epochs as ints)."
+    with open(path, newline='') as f: rows = list(csv.DictReader(f))
+    for r in rows:
+        for k, v in r.items():
+            if k in ('seed', 'epochs'): r[k] = int(v)
+            elif k not in ('name', 'cleaner', 'noise'): r[k] = float(v) if v != '' else math.nan
+    return rows
+
+def paper_table(rows:list, # rows of `grid_rows` or `read_rows`, named '<preset>/<cleaner or baseline>'
+                value:str='last_acc', # 'last_acc', 'best_acc' or 'selected_acc' (best validation, Clothing1M)
+               )->str: # a Markdown table, accuracies in %
+    "Ours (mean ± std over seeds) beside the paper's CPC, DivideMix and AugDMix numbers and its Table 3 cell."
+    pct = lambda v: '-' if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
+    lines = ['| run | seeds | ours | paper: CPC | DivideMix | AugDMix | Table 3, same cleaner |', '|---|---|---|---|---|---|---|']
+    for g in summarise(rows, values=(value,)):
+        preset, run = g['name'].split('/', 1) if '/' in g['name'] else (g['name'], '')
+        m, s = 100 * g[f'{value}_mean'], 100 * g[f'{value}_std']
+        ours = pct(m) + ('' if math.isnan(s) else f" ± {s:.2f}")
+        p = PAPER_RESULTS.get(preset)
+        t3 = TABLE3.get(preset, {}).get(run)
+        lines.append(f"| {g['name']} | {g['seeds']} | {ours} | {pct(p and p.cpc)} | {pct(p and p.dividemix)} | "
+                     f"{pct(p and p.augdmix)} | {pct(t3)} |")
+    return '\n'.join(lines)
