@@ -59,7 +59,7 @@ def test_paper_hyperparameters():
     assert (c.model, c.pretrained, c.epochs, c.lr, c.lr_drop_epoch, c.cleaner) == ('resnet50', False, 100, 0.01, 50, 'cpc_awr')
     for n in ('fmnist-sym50', 'fmnist-asym40'):
         c = PRESETS[n].config
-        assert (c.dataset, c.model, c.strong_aug) == ('fashion_mnist', 'small_cnn', False)
+        assert (c.dataset, c.model, c.strong_aug, c.weak_aug, c.train_subset) == ('fashion_mnist', 'cnn_fc', False, False, 2000)
 
 def test_parse_config_converts_overrides():
     cfg = parse_config('fmnist-sym80', {'epochs': '7', 'lr': '0.05', 'neg_entropy': 'true', 'strong_aug': '0'}, baseline='dividemix')
@@ -93,7 +93,7 @@ def test_help_lists_every_field(capsys):
     (['--strong_aug', 'maybe'], "--strong_aug 'maybe': expected a boolean"),
     (['--noise_rate', '2'], "noise_rate=2.0: expected a value in [0, 1]"),
     (['--epoch', '5'], "unrecognized arguments: --epoch 5 (--epoch: did you mean --epochs?)"),
-    (['--preset', 'fmnist-sym50', '--epochs', '3'], "warmup_epochs=5"),
+    (['--preset', 'fmnist-sym50', '--epochs', '3'], "warmup_epochs=4"),
     (['--device', 'gpu0'], "--device 'gpu0'"),
 ])
 def test_bad_input_exits_2(argv, msg, capsys, tmp_path):
@@ -116,7 +116,7 @@ def test_resume_needs_a_checkpoint(capsys, tmp_path, fmnist_dir):
 
 # ---- real runs on the Fashion-MNIST fixture (60 train / 20 test images)
 
-TINY = ['--device', 'cpu', '--batch_size', '16', '--eval_batch_size', '64']
+TINY = ['--device', 'cpu', '--batch_size', '16', '--eval_batch_size', '64', '--train_subset', '0', '--test_subset', '0']  # the fixture: 60 images
 
 def rows(out:Path)->list:
     with open(out/'metrics.csv') as f: return [{k: v for k, v in r.items() if k != 'seconds'} for r in csv.DictReader(f)]

@@ -10,6 +10,8 @@ from cpc.train import TrainConfig, Trainer, RunExistsError, RunLockedError
 SMALL = dict(dataset='fashion_mnist', model='small_cnn', noise_mode='sym', noise_rate=0.5, epochs=2, warmup_epochs=1,
              batch_size=16, eval_batch_size=64)
 
+ALL_DATA = ['--train_subset', '0', '--test_subset', '0']  # the CPU-track presets take 2,000 images; the fixture has 60
+
 def cli(argv, capsys):
     "Run `main(argv)` in-process; return (exit code, stderr)."
     try: code = main(argv)
@@ -32,7 +34,7 @@ def test_finished_run_is_not_overwritten(fmnist_dir, tmp_path):
 
 def test_cli_refuses_to_overwrite(fmnist_dir, tmp_path, capsys):
     argv = ['--preset', 'fmnist-sym50', '--data', str(fmnist_dir), '--out', str(tmp_path/'run'), '--epochs', '1',
-            '--warmup_epochs', '1', '--device', 'cpu']
+            '--warmup_epochs', '1', '--device', 'cpu'] + ALL_DATA
     assert cli(argv, capsys)[0] == 0
     code, err = cli(argv, capsys)
     assert code == 2 and 'already holds a run' in err and '--overwrite' in err
@@ -123,7 +125,7 @@ def test_nan_features_are_refused_by_the_cleaners():
 def test_failure_inside_training_is_one_line_and_exit_1(fmnist_dir, tmp_path, capsys, monkeypatch):
     def boom(self, epoch): raise RuntimeError('disk full')
     monkeypatch.setattr(Trainer, 'run_epoch', boom)
-    code, err = cli(['--preset', 'fmnist-sym50', '--data', str(fmnist_dir), '--out', str(tmp_path/'run'), '--device', 'cpu'], capsys)
+    code, err = cli(['--preset', 'fmnist-sym50', '--data', str(fmnist_dir), '--out', str(tmp_path/'run'), '--device', 'cpu'] + ALL_DATA, capsys)
     assert code == 1 and 'Traceback' not in err  # progress bars aside, one line
     assert err.strip().splitlines()[-1] == 'cpc_train: error: RuntimeError: disk full; last good checkpoint: none'
 
