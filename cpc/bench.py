@@ -25,9 +25,9 @@ def run_folder(root, name:str, seed:int)->Path:
     "Where `run_seeds` puts the run of configuration `name` with seed `seed`."
     return Path(root)/name/f'seed{seed}'
 
-def run_seeds(configs:dict, # run name -> TrainConfig; its `seed` is replaced by each of `seeds`
+def run_seeds(configs:dict, # run name -> TrainConfig; its seed is replaced by each of seeds
               seeds, # seeds to run, e.g. [0, 1, 2]
-              root, # grid folder: one run per `name/seed<k>`
+              root, # grid folder: one run per name/seed<k>
               data=None, # data folder (None: the data set's default places)
               device=None, # 'cuda', 'cpu', ... (None: CUDA when available)
               verbose:bool=False, # progress bars and one line per epoch
@@ -47,9 +47,9 @@ def run_seeds(configs:dict, # run name -> TrainConfig; its `seed` is replaced by
     return outs
 
 # %% ../nbs/11_bench.ipynb #ca386d17
-def preset_grid(presets, # preset names of `cpc.cli.PRESETS`
+def preset_grid(presets, # preset names of cpc.cli.PRESETS
                 cleaners=('gmm_agn', 'gmm_awr', 'cpc_agn', 'cpc_awr'), # a run per cleaner driving training (None: the preset's own)
-                baselines=(), # a run per baseline of `baseline_config` ('ce', 'dividemix', 'augdmix')
+                baselines=(), # a run per baseline of baseline_config ('ce', 'dividemix', 'augdmix')
                )->dict: # '<preset>/<cleaner or baseline>' -> TrainConfig
     "The runs of a benchmark table: each preset with each cleaner driving training, and its baselines."
     out = {}
@@ -64,7 +64,7 @@ def preset_grid(presets, # preset names of `cpc.cli.PRESETS`
     return out
 
 # %% ../nbs/11_bench.ipynb #5dd97940
-def cpu_track_grid(settings=('sym50', 'sym80', 'sym90', 'asym40'), # CPU-track presets `fmnist-<setting>`
+def cpu_track_grid(settings=('sym50', 'sym80', 'sym90', 'asym40'), # CPU-track presets fmnist-<setting>
                   )->dict: # run name -> TrainConfig
     "Every CPU-track preset of `settings` with each cleaner driving training, its cross-entropy floor, and the clean ceiling."
     grid = preset_grid([f'fmnist-{s}' for s in settings], baselines=('ce',))
@@ -95,7 +95,7 @@ def run_row(out, # a run folder
     if res.is_file(): row['selected_acc'] = json.loads(res.read_text())['test_acc']
     return row
 
-def grid_rows(configs:dict, # run name -> TrainConfig, as given to `run_seeds`
+def grid_rows(configs:dict, # run name -> TrainConfig, as given to run_seeds
               seeds, # seeds to read
               root, # the grid folder
              )->list: # one dict per run that has started: name, seed, noise, cleaner, accuracies, AUCs
@@ -109,10 +109,10 @@ def grid_rows(configs:dict, # run name -> TrainConfig, as given to `run_seeds`
     return out
 
 # %% ../nbs/11_bench.ipynb #1d2a11f6
-def summarise(rows:list, # rows of `grid_rows`
+def summarise(rows:list, # rows of grid_rows
               values=('best_acc', 'last_acc', 'mean_auc'), # the columns to average
               by=('name',), # the columns that name a group
-             )->list: # one row per group: the `by` columns, `seeds`, `<value>_mean`, `<value>_std`
+             )->list: # one row per group: the by columns, seeds, <value>_mean, <value>_std
     "Mean and sample standard deviation (NaN for one seed) of `values` over the rows of each group, in first-seen order."
     groups = {}
     for r in rows: groups.setdefault(tuple(r[k] for k in by), []).append(r)
@@ -144,10 +144,10 @@ def write_csv(rows:list, # dicts; the columns are the union of their keys, in fi
         w = csv.DictWriter(f, cols); w.writeheader(); w.writerows(rows)
 
 # %% ../nbs/11_bench.ipynb #9e5ff6bb
-def keep_results(configs:dict, # run name -> TrainConfig, as given to `run_seeds`
+def keep_results(configs:dict, # run name -> TrainConfig, as given to run_seeds
                  seeds, # seeds to keep
                  root, # the grid folder
-                 dest, # results stem: writes `<dest>.csv` and the folder `<dest>/`
+                 dest, # results stem: writes <dest>.csv and the folder <dest>/
                  samples_of=(), # (name, seed) pairs whose per-sample table is kept
                  sample_columns=('given', 'true', 'loss_a'), # the columns of it that are kept
                 )->list: # the rows written
@@ -173,7 +173,7 @@ def read_rows(path)->list:
             elif k not in ('name', 'cleaner', 'noise'): r[k] = float(v) if v != '' else math.nan
     return rows
 
-def paper_table(rows:list, # rows of `grid_rows` or `read_rows`, named '<preset>/<cleaner or baseline>'
+def paper_table(rows:list, # rows of grid_rows or read_rows, named '<preset>/<cleaner or baseline>'
                 value:str='last_acc', # 'last_acc', 'best_acc' or 'selected_acc' (best validation, Clothing1M)
                )->str: # a Markdown table, accuracies in %
     "Ours (mean ± std over seeds) beside the paper's CPC, DivideMix and AugDMix numbers and its Table 3 cell."
