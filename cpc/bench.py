@@ -8,19 +8,16 @@ import csv, json, math
 from dataclasses import replace
 from pathlib import Path
 import numpy as np
-from .train import TrainConfig, Trainer
+from .cleaner import CLEANERS
+from .diagnostics import read_metrics
+from .train import TrainConfig, Trainer, epochs_done
 from .cli import PRESETS, PAPER_RESULTS, TABLE3, baseline_config
 
 # %% auto #0
-__all__ = ['CLEANER_NAMES', 'epochs_done', 'run_folder', 'run_seeds', 'preset_grid', 'cpu_track_grid', 'run_row', 'grid_rows',
-           'summarise', 'markdown_table', 'write_csv', 'keep_results', 'read_rows', 'paper_table']
+__all__ = ['run_folder', 'run_seeds', 'preset_grid', 'cpu_track_grid', 'run_row', 'grid_rows', 'summarise', 'markdown_table',
+           'write_csv', 'keep_results', 'read_rows', 'paper_table']
 
 # %% ../nbs/11_bench.ipynb #28229b91
-def epochs_done(out)->int:
-    "How many epochs the run in folder `out` has finished (rows of its metrics.csv; 0 when there is none)."
-    m = Path(out)/'metrics.csv'
-    return max(len(m.read_text().splitlines()) - 1, 0) if m.is_file() else 0
-
 def run_folder(root, name:str, seed:int)->Path:
     "Where `run_seeds` puts the run of configuration `name` with seed `seed`."
     return Path(root)/name/f'seed{seed}'
@@ -48,7 +45,7 @@ def run_seeds(configs:dict, # run name -> TrainConfig; its seed is replaced by e
 
 # %% ../nbs/11_bench.ipynb #ca386d17
 def preset_grid(presets, # preset names of cpc.cli.PRESETS
-                cleaners=('gmm_agn', 'gmm_awr', 'cpc_agn', 'cpc_awr'), # a run per cleaner driving training (None: the preset's own)
+                cleaners=CLEANERS, # a run per cleaner driving training (None: the preset's own)
                 baselines=(), # a run per baseline of baseline_config ('ce', 'dividemix', 'augdmix')
                )->dict: # '<preset>/<cleaner or baseline>' -> TrainConfig
     "The runs of a benchmark table: each preset with each cleaner driving training, and its baselines."
@@ -72,25 +69,20 @@ def cpu_track_grid(settings=('sym50', 'sym80', 'sym90', 'asym40'), # CPU-track p
     return grid
 
 # %% ../nbs/11_bench.ipynb #e8a722cf
-CLEANER_NAMES = ('gmm_agn', 'gmm_awr', 'cpc_agn', 'cpc_awr')
-
-def _col(rows:list, key:str)->np.ndarray:
-    v = [r.get(key, '') for r in rows]
-    return np.array([float(x) if x not in ('', None) else math.nan for x in v])
-
 def _nanmean(x:np.ndarray)->float:
+    "Mean of the finite entries (NaN when there is none, without numpy's warning)."
     return float(np.mean(x[~np.isnan(x)])) if (~np.isnan(x)).any() else math.nan
 
 def run_row(out, # a run folder
             cfg:TrainConfig, # its configuration
            )->dict:
     "One run's results: epochs done, last and best test accuracy, mean AUC per cleaner after the warm-up, hours."
-    with open(Path(out)/'metrics.csv', newline='') as f: rows = list(csv.DictReader(f))
-    acc, ssl = _col(rows, 'test_acc'), [r for r in rows if int(r['epoch']) >= cfg.warmup_epochs]
-    row = dict(noise=f"{cfg.noise_mode}{round(cfg.noise_rate * 100)}", seed=cfg.seed, epochs=len(rows),
-               last_acc=float(acc[-1]), best_acc=float(np.max(acc)), hours=float(np.nansum(_col(rows, 'seconds'))) / 3600)
-    for c in CLEANER_NAMES: row[f'auc_{c}'] = _nanmean(_col(ssl, f'auc_{c}'))
-    row['mean_auc'] = row[f'auc_{cfg.cleaner}'] if ssl else math.nan
+    m = read_metrics(Path(out)/'metrics.csv')
+    acc, ssl = m['test_acc'], m['epoch'] >= cfg.warmup_epochs
+    row = dict(noise=f"{cfg.noise_mode}{round(cfg.noise_rate * 100)}", seed=cfg.seed, epochs=len(acc),
+               last_acc=float(acc[-1]), best_acc=float(np.max(acc)), hours=float(np.nansum(m['seconds'])) / 3600)
+    for c in CLEANERS: row[f'auc_{c}'] = _nanmean(m[f'auc_{c}'][ssl])
+    row['mean_auc'] = row[f'auc_{cfg.cleaner}'] if ssl.any() else math.nan
     res = Path(out)/'result.json'
     if res.is_file(): row['selected_acc'] = json.loads(res.read_text())['test_acc']
     return row

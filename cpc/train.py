@@ -18,7 +18,7 @@ except ImportError: fcntl = None
 __all__ = ['SMALL_DATASETS', 'FILE_DATASETS', 'VAL_SPLITS', 'log', 'FILE_SETUP', 'CPC_CLEANERS', 'METRIC_COLUMNS',
            'SAMPLES_CSV_MAX', 'CHECKPOINT_KEYS', 'TrainConfig', 'TensorSource', 'FileSource', 'load_data',
            'eval_sources', 'balanced_sample', 'TrainingError', 'gather', 'seed_everything', 'RunExistsError',
-           'RunLockedError', 'lock_folder', 'Trainer', 'format_row']
+           'RunLockedError', 'epochs_done', 'lock_folder', 'Trainer', 'format_row']
 
 # %% ../nbs/07_train.ipynb #9614c655
 SMALL_DATASETS = ('cifar10', 'cifar100', 'fashion_mnist')  # held on the device as uint8 tensors
@@ -300,6 +300,11 @@ class RunExistsError(FileExistsError):
 class RunLockedError(RuntimeError):
     "Another process is writing to the output folder."
 
+def epochs_done(out)->int:
+    "How many epochs the run in folder `out` has finished (rows of its metrics.csv; 0 when there is none)."
+    m = Path(out)/'metrics.csv'
+    return max(len(m.read_text().splitlines()) - 1, 0) if m.is_file() else 0
+
 def lock_folder(path:Path)->int|None:
     "Take an exclusive OS lock on the folder `path` (it dies with the process); RunLockedError if another run holds it."
     if fcntl is None: return None  # no flock on this platform
@@ -348,9 +353,7 @@ class Trainer:
         cfg = self.cfg
         if not resume and self.ckpt.exists():
             if not overwrite:
-                m = self.out/'metrics.csv'
-                done = max(len(m.read_text().splitlines()) - 1, 0) if m.is_file() else 0
-                raise RunExistsError(f"out={str(self.out)!r} already holds a run ({done} epoch(s) done): resume it (--resume), "
+                raise RunExistsError(f"out={str(self.out)!r} already holds a run ({epochs_done(self.out)} epoch(s) done): resume it (--resume), "
                                      "replace it (--overwrite), or choose another --out")
             for f in ('checkpoint.pt', 'metrics.csv', 'result.json', 'auc.png', 'samples.csv', 'samples.npz',
                       noise_file_name(cfg.noise_rate, cfg.noise_mode)):

@@ -2,8 +2,8 @@
 import csv
 from dataclasses import replace
 import pytest
-from cpc.bench import run_seeds, epochs_done, grid_rows, summarise
-from cpc.train import TrainConfig, Trainer
+from cpc.bench import run_seeds, grid_rows, summarise
+from cpc.train import TrainConfig, Trainer, epochs_done
 
 CFG = TrainConfig(dataset='fashion_mnist', model='small_cnn', noise_mode='sym', noise_rate=0.5, epochs=3, warmup_epochs=1,
                   batch_size=16, eval_batch_size=64, cleaner='cpc_agn')
