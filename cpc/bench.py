@@ -7,15 +7,18 @@ from __future__ import annotations
 import csv, json, math
 from dataclasses import replace
 from pathlib import Path
-import numpy as np
+import numpy as np, torch
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 from .cleaner import CLEANERS
+from .issues import clean_probs
 from .diagnostics import read_metrics
 from .train import TrainConfig, Trainer, epochs_done
 from .cli import PRESETS, PAPER_RESULTS, TABLE3, baseline_config
 
 # %% auto #0
 __all__ = ['run_folder', 'run_seeds', 'preset_grid', 'cpu_track_grid', 'run_row', 'grid_rows', 'summarise', 'markdown_table',
-           'write_csv', 'keep_results', 'read_rows', 'paper_table']
+           'write_csv', 'keep_results', 'read_rows', 'paper_table', 'cross_val_outputs', 'detection_rows']
 
 # %% ../nbs/11_bench.ipynb #28229b91
 def run_folder(root, name:str, seed:int)->Path:
@@ -180,3 +183,61 @@ def paper_table(rows:list, # rows of grid_rows or read_rows, named '<preset>/<cl
         lines.append(f"| {g['name']} | {g['seeds']} | {ours} | {pct(p and p.cpc)} | {pct(p and p.dividemix)} | "
                      f"{pct(p and p.augdmix)} | {pct(t3)} |")
     return '\n'.join(lines)
+
+# %% ../nbs/11_bench.ipynb #b7a4ce2f
+def cross_val_outputs(cfg:TrainConfig, # the run whose data, noisy labels, model and epoch budget are used (its cleaner is ignored)
+                      out, # folder for outputs.npz (read back when present) and the noise file
+                      folds:int=4, # K, the number of folds
+                      data=None, # data folder (None: the data set's default places)
+                      device=None, # 'cuda', 'cpu', ... (None: CUDA when available)
+                      verbose:bool=False, # progress bars
+                     )->dict: # numpy arrays: labels, true_labels, pred_probs, features, losses, fold
+    "Out-of-sample softmax, backbone features and loss of every training sample from K-fold cross-validation."
+    path = Path(out)/'outputs.npz'
+    if path.is_file():
+        with np.load(path) as z: return dict(z)
+    if folds < 2: raise ValueError(f"folds must be >= 2, got {folds}")
+    cfg = baseline_config('', cfg, 'ce')
+    t = Trainer(cfg, data=data, out=out, device=device, verbose=verbose)
+    try:
+        if t.true_labels is None: raise ValueError(f"{cfg.dataset}: cross_val_outputs needs known true labels (injected noise)")
+        y = t.train.labels.cpu().numpy()
+        fold = np.empty(len(y), dtype=np.int64)
+        for f, (_, held) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=cfg.seed).split(y, y)): fold[held] = f
+        parts = []
+        for f in range(folds):
+            net = t._make_net(t.num_classes, t.in_ch)
+            opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+            fit = torch.from_numpy(np.flatnonzero(fold != f)).to(t.device)
+            for epoch in range(cfg.epochs):
+                for g in opt.param_groups: g['lr'] = cfg.lr_at(epoch)
+                t.ce_epoch(net, opt, fit, f'fold {f + 1}/{folds}, epoch {epoch + 1}')
+            parts.append(t.eval_pass(0, torch.from_numpy(np.flatnonzero(fold == f)).to(t.device), net=net))
+        order = torch.cat([p['idx'] for p in parts]).argsort().cpu()
+        res = {k: torch.cat([p[n] for p in parts]).cpu()[order].numpy()
+               for k, n in (('pred_probs', 'probs'), ('features', 'features'), ('losses', 'losses'))}
+        res.update(labels=y, true_labels=t.true_labels.cpu().numpy(), fold=fold)
+    finally: t.release()
+    np.savez(path, **res)
+    return res
+
+# %% ../nbs/11_bench.ipynb #eb5f5bb3
+def _detection(noisy:np.ndarray, flagged:np.ndarray, score:np.ndarray)->dict:
+    "AUC of `score` (higher = more likely mislabelled), precision and recall of `flagged`, against the true `noisy` mask."
+    hit = int((flagged & noisy).sum())
+    return dict(auc=float(roc_auc_score(noisy, score)) if 0 < noisy.sum() < len(noisy) else math.nan,
+                precision=hit / flagged.sum() if flagged.any() else math.nan, recall=hit / noisy.sum() if noisy.any() else math.nan,
+                flagged=int(flagged.sum()))
+
+def detection_rows(outputs:dict, # cross_val_outputs' arrays (labels, true_labels, pred_probs, features, losses)
+                   threshold:float=0.5, # our cleaners flag a label when its clean probability is <= threshold
+                   seed:int=0, # seeds the prototype cleaners
+                  )->list: # one dict per method: method, auc, precision, recall, flagged
+    "Noisy-label detection of the four cleaners and of cleanlab on the same out-of-sample outputs, against the true noise."
+    try: from cleanlab.filter import find_label_issues as cl_find; from cleanlab.rank import get_label_quality_scores
+    except ImportError: raise ImportError("detection_rows compares with cleanlab, which is not installed: pip install cleanlab") from None
+    y, p, noisy = outputs['labels'], outputs['pred_probs'], outputs['labels'] != outputs['true_labels']
+    qs = clean_probs(y, p, outputs['features'], outputs['losses'], seed=seed)
+    rows = [dict(method=c, **_detection(noisy, q <= threshold, 1 - q)) for c, q in qs.items()]
+    rows.append(dict(method='cleanlab', **_detection(noisy, cl_find(y, p), -get_label_quality_scores(y, p))))
+    return rows

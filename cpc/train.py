@@ -418,13 +418,21 @@ from fastcore.basics import patch
 @patch
 def warmup_epoch(self:Trainer, epoch:int, k:int)->torch.Tensor:
     "Cross-entropy epoch of network `k` on all the data (or a fresh balanced sample); returns the summed loss (for the NaN check)."
-    cfg, net, opt = self.cfg, self.nets[k], self.opts[k]
+    idx = self.epoch_sample(self.cfg.num_batches * self.cfg.warmup_batch)
+    return self.ce_epoch(self.nets[k], self.opts[k], idx, f'warm-up {"AB"[k]}')
+
+@patch
+def ce_epoch(self:Trainer, net, opt,
+             idx:torch.Tensor, # training indices, reshuffled into batches of the warm-up size
+             desc:str='CE', # progress-bar label
+            )->torch.Tensor: # summed loss
+    "One cross-entropy pass of `net` over the weak views of the training samples `idx` (the warm-up step; also `cross_val_outputs`)."
+    cfg = self.cfg
     net.train()
-    idx = self.epoch_sample(cfg.num_batches * cfg.warmup_batch)
     n = math.ceil(len(idx) / cfg.warmup_batch)
     total = torch.zeros((), device=self.device)
     batches = self.train.batches(idx, ('weak',), cfg.warmup_batch, self.gen)
-    for b, (x,) in self._bar(batches, n, f'warm-up {"AB"[k]}'):
+    for b, (x,) in self._bar(batches, n, desc):
         logits, _ = self._fwd(net, x)
         loss = F.cross_entropy(logits, self.train.labels[b])
         if cfg.neg_entropy: loss = loss + neg_entropy(logits)
@@ -436,9 +444,10 @@ def warmup_epoch(self:Trainer, epoch:int, k:int)->torch.Tensor:
 @torch.no_grad()
 def eval_pass(self:Trainer, k:int,
               idx:torch.Tensor|None=None, # training indices to score (None: all, in index order)
+              net=None, # the network to score with (None: network k)
              )->dict:
     "Per-sample loss, softmax and backbone features of network `k` over the training samples `idx`, in that order."
-    net, out = self.nets[k], []
+    net, out = net or self.nets[k], []
     net.eval()
     idx = torch.arange(len(self.train), device=self.device) if idx is None else idx
     for b, (x,) in self.train.batches(idx, ('plain',), self.cfg.eval_batch_size):

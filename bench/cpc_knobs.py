@@ -1,0 +1,75 @@
+"""CPC's open knobs, re-chosen on real features: replay the eval passes of a noisy Fashion-MNIST run.
+
+`cache` trains one CPU-track run driven by DivideMix's cleaner (gmm_agn), so the CPC knobs cannot change what the
+networks see, and keeps every eval pass (indices, losses, softmax, backbone features) with the given labels and the
+true clean mask. `sweep` replays those cached epochs through fresh `CleanerBank`s, one knob changed at a time from the
+defaults, and prints a CSV row per (knob setting, cached run): mean AUC, precision and recall of cpc_agn and cpc_awr
+over the SSL epochs and both networks, beside the GMMs' (which the knobs do not touch).
+
+  python bench/cpc_knobs.py cache runs/knobs/sym50-seed0 fmnist-sym50 0
+  python bench/cpc_knobs.py cache runs/knobs/sym50-seed1 fmnist-sym50 1
+  python bench/cpc_knobs.py sweep runs/knobs/sym50-seed0 runs/knobs/sym50-seed1 > nbs/benchmarks/results/cpc_knobs.csv
+"""
+import csv, sys
+from dataclasses import asdict, replace
+from pathlib import Path
+import numpy as np, torch
+from cpc.cleaner import CleanerBank, CLEANERS
+from cpc.cli import PRESETS
+from cpc.diagnostics import cleaner_metrics
+from cpc.train import Trainer, TrainConfig
+
+def cache(out, preset, seed):
+    "Train `preset` with gmm_agn driving and keep every eval pass in out/evals.pt."
+    cfg = replace(PRESETS[preset].config, cleaner='gmm_agn', seed=int(seed))
+    t, evals, now = Trainer(cfg, out=Path(out), device='cpu', overwrite=True), [], {}
+    eval_pass, clean_step = t.eval_pass, t.clean_step
+    def keep(k, idx=None):
+        ev = eval_pass(k, idx)
+        evals.append(dict(epoch=now['epoch'], k=k, **{n: v.cpu() for n, v in ev.items()}))
+        return ev
+    def step(epoch):
+        now['epoch'] = epoch
+        return clean_step(epoch)
+    t.eval_pass, t.clean_step = keep, step
+    t.fit()
+    torch.save(dict(cfg=asdict(cfg), labels=t.train.labels.cpu(), clean=t.clean_mask.cpu(), evals=evals), Path(out)/'evals.pt')
+
+# one knob at a time, from the defaults (d=128, hidden 256, cosine x10, mean init, alpha_p 1, 1 pass, the network's lr)
+KNOBS = {'default': {}, 'dim=32': dict(dim=32), 'dim=512': dict(dim=512),
+         'hidden=None (linear g)': dict(hidden=None), 'hidden=1024': dict(hidden=1024),
+         'scale=5': dict(scale=5.), 'scale=20': dict(scale=20.), 'dot product': dict(normalize=False),
+         'init=random': dict(init='random'), 'alpha_p=0': dict(alpha_p=0.), 'alpha_p=0.5': dict(alpha_p=.5),
+         'alpha_p=2': dict(alpha_p=2.), 'passes=3': dict(epochs=3), 'passes=10': dict(epochs=10),
+         'lr x0.1': dict(lr_mult=.1), 'lr x5': dict(lr_mult=5.)}
+
+def replay(path, lr_mult=1., **knobs)->dict:
+    "Mean metrics of every cleaner when fresh banks with `knobs` see the cached eval passes in their order."
+    z = torch.load(Path(path)/'evals.pt', weights_only=False)
+    cfg = TrainConfig(**z['cfg'])
+    kw = dict(dim=cfg.cpc_dim, epochs=cfg.cpc_epochs, alpha_p=cfg.alpha_p, momentum=cfg.momentum,
+              weight_decay=cfg.weight_decay) | knobs
+    feat_dim = z['evals'][0]['features'].shape[1]
+    banks = [CleanerBank(10, feat_dim, p_threshold=cfg.p_threshold, seed=cfg.seed + 2 * k, **kw) for k in range(2)]
+    rows = []
+    for ev in z['evals']:
+        idx = ev['idx']
+        q = banks[ev['k']].step(ev['losses'], z['labels'][idx], ev['probs'], ev['features'], lr=cfg.lr_at(ev['epoch']) * lr_mult)
+        thr = {c: cfg.tau if c.startswith('cpc') else cfg.p_threshold for c in CLEANERS}
+        rows.append({f'{m}_{c}': v for c in CLEANERS for m, v in cleaner_metrics(q[c], z['clean'][idx], thr[c]).items()})
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+def sweep(*paths):
+    w = None
+    for name, knobs in KNOBS.items():
+        for p in paths:
+            row = dict(knob=name, run=Path(p).name, **{k: round(v, 4) for k, v in replay(p, **knobs).items()})
+            if w is None: w = csv.DictWriter(sys.stdout, list(row)); w.writeheader()
+            w.writerow(row); sys.stdout.flush()
+
+if __name__ == '__main__':
+    torch.set_num_threads(1)
+    a = sys.argv[1:]
+    if a[:1] == ['cache'] and len(a) == 4: cache(*a[1:])
+    elif a[:1] == ['sweep'] and len(a) > 1: sweep(*a[1:])
+    else: raise SystemExit(__doc__)
