@@ -4,10 +4,10 @@
 
 # %% ../nbs/11_bench.ipynb #3f3fa2f6
 from __future__ import annotations
-import csv, json, math
+import csv, json, math, tempfile, time
 from dataclasses import replace
 from pathlib import Path
-import numpy as np, torch
+import numpy as np, torch, torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from .cleaner import CLEANERS
@@ -18,7 +18,8 @@ from .cli import PRESETS, PAPER_RESULTS, TABLE3, baseline_config
 
 # %% auto #0
 __all__ = ['run_folder', 'run_seeds', 'preset_grid', 'cpu_track_grid', 'run_row', 'grid_rows', 'summarise', 'markdown_table',
-           'write_csv', 'keep_results', 'read_rows', 'paper_table', 'cross_val_outputs', 'detection_rows']
+           'write_csv', 'keep_results', 'read_rows', 'paper_table', 'cross_val_outputs', 'detection_rows',
+           'epoch_timing']
 
 # %% ../nbs/11_bench.ipynb #28229b91
 def run_folder(root, name:str, seed:int)->Path:
@@ -241,3 +242,49 @@ def detection_rows(outputs:dict, # cross_val_outputs' arrays (labels, true_label
     rows = [dict(method=c, **_detection(noisy, q <= threshold, 1 - q)) for c, q in qs.items()]
     rows.append(dict(method='cleanlab', **_detection(noisy, cl_find(y, p), -get_label_quality_scores(y, p))))
     return rows
+
+# %% ../nbs/11_bench.ipynb #e5655bbc
+def _pure_ssl(t:Trainer, k:int, n_iter:int)->float:
+    "Seconds of the model compute alone of network k's SSL epoch of `n_iter` labeled batches, on ready tensors."
+    B, (net, peer), opt = t.cfg.batch_size, (t.nets[k], t.nets[1 - k]), t.opts[k]
+    x = next(t.train.batches(torch.arange(min(4 * B, len(t.train))), ('plain',), 4 * B))[1][0]  # real images, already loaded
+    net.train(); peer.eval()
+    start = _clock(t.device)
+    for _ in range(n_iter):
+        with torch.no_grad():
+            for v in x.split(B): t._fwd(net, v)
+            t._fwd(peer, x[:2 * B])
+        logits = t._fwd(net, x)[0]
+        loss = F.cross_entropy(logits, logits.detach().softmax(1))
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+    return _clock(t.device) - start
+
+def _clock(device)->float:
+    if device.type == 'cuda': torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+def epoch_timing(cfg:TrainConfig, # the configuration to time (its epochs are set to the warm-up, one untimed and `ssl_epochs` timed SSL epochs)
+                 data=None, # data folder (None: the data set's default places)
+                 device=None, # 'cuda', 'cpu', ... (None: CUDA when available)
+                 ssl_epochs:int=3, # SSL epochs timed
+                )->dict: # seconds (medians over the timed epochs) and the two ratios
+    "Seconds per SSL epoch: the whole epoch, the eval pass with all cleaners, the two SSL steps, the test, and the pure model compute of the SSL steps."
+    cfg = replace(cfg, epochs=cfg.warmup_epochs + 1 + ssl_epochs, lr_drop=cfg.lr_drop_epoch)
+    spent = {}
+    with tempfile.TemporaryDirectory() as d:
+        t = Trainer(cfg, data=data, out=d, device=device, verbose=False)
+        for name in ('clean_step', 'ssl_epoch', 'evaluate'):
+            def timed(*a, _f=getattr(t, name), _n=name, **kw):
+                start = _clock(t.device); r = _f(*a, **kw)
+                spent.setdefault((_n, len(t.history)), []).append(_clock(t.device) - start)
+                return r
+            setattr(t, name, timed)
+        t.fit()
+        epochs = range(cfg.warmup_epochs + 1, cfg.epochs)
+        pure = [sum(_pure_ssl(t, k, -(-t.history[-1][f'labeled_{"ab"[k]}'] // cfg.batch_size)) for k in range(2))
+                for _ in epochs]
+    med = lambda f: float(np.median([f(e) for e in epochs]))
+    res = dict(epoch=med(lambda e: t.history[e]['seconds']), clean_step=med(lambda e: sum(spent[('clean_step', e)])),
+               ssl=med(lambda e: sum(spent[('ssl_epoch', e)])), test=med(lambda e: sum(spent[('evaluate', e)])),
+               pure_ssl=float(np.median(pure)))
+    return res | dict(ssl_over_pure=res['ssl'] / res['pure_ssl'], clean_share=res['clean_step'] / res['epoch'])
