@@ -161,13 +161,13 @@ def keep_results(configs:dict, # run name -> TrainConfig, as given to run_seeds
 
 # %% ../nbs/11_bench.ipynb #a74d9aac
 def read_rows(path)->list:
-    "The rows of a results CSV written by `keep_results`; numeric cells as floats (seed and epochs as ints)."
-    with open(path, newline='') as f: rows = list(csv.DictReader(f))
-    for r in rows:
-        for k, v in r.items():
-            if k in ('seed', 'epochs'): r[k] = int(v)
-            elif k not in ('name', 'cleaner', 'noise'): r[k] = float(v) if v != '' else math.nan
-    return rows
+    "The rows of a results CSV written by `write_csv` or `keep_results`; numbers as floats (seed and epochs as ints), empty cells NaN, text kept."
+    def cell(k, v):
+        if k in ('seed', 'epochs'): return int(v)
+        if v == '': return math.nan
+        try: return float(v)
+        except ValueError: return v
+    with open(path, newline='') as f: return [{k: cell(k, v) for k, v in r.items()} for r in csv.DictReader(f)]
 
 def paper_table(rows:list, # rows of grid_rows or read_rows, named '<preset>/<cleaner or baseline>'
                 value:str='last_acc', # 'last_acc', 'best_acc' or 'selected_acc' (best validation, Clothing1M)
