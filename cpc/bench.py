@@ -11,6 +11,7 @@ import numpy as np, torch, torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from .cleaner import CLEANERS
+from .data import atomic_write
 from .issues import clean_probs
 from .diagnostics import read_metrics
 from .train import TrainConfig, Trainer, epochs_done
@@ -219,7 +220,7 @@ def cross_val_outputs(cfg:TrainConfig, # the run whose data, noisy labels, model
                for k, n in (('pred_probs', 'probs'), ('features', 'features'), ('losses', 'losses'))}
         res.update(labels=y, true_labels=t.true_labels.cpu().numpy(), fold=fold)
     finally: t.release()
-    np.savez(path, **res)
+    with atomic_write(path) as tmp: np.savez(tmp, **res)
     return res
 
 # %% ../nbs/11_bench.ipynb #eb5f5bb3

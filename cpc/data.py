@@ -15,8 +15,8 @@ from torch.utils.data import Dataset
 
 # %% auto #0
 __all__ = ['NORM_STATS', 'CIFAR_LAYOUT', 'FMNIST_FILES', 'FMNIST_SYSTEM_DIR', 'CLOTHING1M_FILES', 'WEBVISION_FILES',
-           'FMNIST_CLASSES', 'DATASETS', 'CLOTHING1M_CLASSES', 'DatasetLayoutError', 'ImageReadError', 'TensorData',
-           'stratified_subset', 'write_cifar_fixture', 'write_fmnist_fixture', 'write_clothing1m_fixture',
+           'FMNIST_CLASSES', 'DATASETS', 'CLOTHING1M_CLASSES', 'DatasetLayoutError', 'ImageReadError', 'atomic_write',
+           'TensorData', 'stratified_subset', 'write_cifar_fixture', 'write_fmnist_fixture', 'write_clothing1m_fixture',
            'write_webvision_fixture', 'load_cifar', 'read_idx', 'load_fashion_mnist', 'load_dataset', 'Clothing1M',
            'WebVision', 'ImageNetVal']
 
@@ -40,6 +40,24 @@ def _find_dir(candidates:list, # folders to try, in order (None entries are skip
         if not missing: return c
         looked.append(f"{c} (missing {', '.join(missing)})")
     raise DatasetLayoutError(f"{what}: expected files {list(files)}; looked in: {'; '.join(looked)}")
+
+# %% ../nbs/00_data.ipynb #6201b13b
+import tempfile
+from contextlib import contextmanager
+
+@contextmanager
+def atomic_write(path, # the file to write (its folder is created)
+                ): # yields the temporary Path to write to; it keeps the target's suffix (np.savez, torch.save)
+    "Write `path` through a temporary file in the same folder, renamed into place when the `with` block succeeds."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.stem}.', suffix=f'.tmp{path.suffix}')
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True); raise
 
 # %% ../nbs/00_data.ipynb #d1f417e2
 NORM_STATS = {  # per-channel (mean, std) in [0, 1], the values DivideMix normalises with

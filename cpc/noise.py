@@ -4,12 +4,12 @@
 
 # %% ../nbs/01_noise.ipynb #da8ed81c
 from __future__ import annotations
-import json, os, pickle, tempfile
+import json, pickle
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
-from .data import FMNIST_CLASSES
+from .data import FMNIST_CLASSES, atomic_write
 
 # %% auto #0
 __all__ = ['CIFAR10_CLASSES', 'CIFAR100_CLASSES', 'CIFAR100_SUPERCLASSES', 'CIFAR100_GROUPS', 'ASYM_MAPS', 'NOISE_MODES',
@@ -221,13 +221,7 @@ def save_noise_file(path,   # file to write (its folder is created if needed)
                    )->Path:
     "Write labels as a JSON list of ints (DivideMix's format), atomically: a temp file renamed into place."
     y, path = _label_array(labels), Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f: json.dump(y.tolist(), f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+    with atomic_write(path) as tmp: tmp.write_text(json.dumps(y.tolist()))
     return path
 
 def load_noise_file(path,             # a JSON list of ints, as written by DivideMix or save_noise_file

@@ -123,7 +123,7 @@ class TrainConfig:
                 if getattr(self, f.name) != getattr(other, f.name)}
 
 # %% ../nbs/07_train.ipynb #99e4824a
-from .data import TensorData, load_dataset, stratified_subset, Clothing1M, WebVision, ImageNetVal
+from .data import TensorData, load_dataset, stratified_subset, Clothing1M, WebVision, ImageNetVal, atomic_write
 from .noise import noisy_labels, noise_file_name, noise_report
 from .augment import normalize, weak_augment, strong_augment, large_image_transform
 from .models import create_model
@@ -262,12 +262,6 @@ def gather(t:torch.Tensor)->torch.Tensor:
 def _autocast(device, bf16:bool):
     "bf16 autocast on `device` when `bf16`, else a no-op context."
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
-
-def _atomic_save(obj, path:Path):
-    "Write `obj` to `path` through a temporary file and a rename, so a kill never leaves half a file."
-    tmp = path.with_suffix(path.suffix + '.tmp')
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 CPC_CLEANERS = ('cpc_agn', 'cpc_awr')
 METRIC_COLUMNS = (['epoch', 'lr', 'test_acc', 'test_top5', 'imagenet_top1', 'imagenet_top5', 'val_acc_a', 'val_acc_b']
@@ -649,18 +643,15 @@ def write_samples(self:Trainer)->Path|None:
     "Write `sample_table` atomically to samples.csv (or samples.npz for large data sets); None before the first clean step."
     if not getattr(self, 'samples', None): return None
     cols = self.sample_table()
-    if len(self.train) > SAMPLES_CSV_MAX:
-        path = self.out/'samples.npz'
-        tmp = self.out/'samples.tmp.npz'
-        np.savez_compressed(tmp, **cols)
-    else:
-        path, tmp = self.out/'samples.csv', self.out/'samples.csv.tmp'
-        with open(tmp, 'w', newline='') as f:
-            w = csv.writer(f)
-            w.writerow(cols)
-            fmt = [(lambda v: f'{v:.5g}') if a.dtype.kind == 'f' else str for a in cols.values()]
-            w.writerows([g(v) for g, v in zip(fmt, row)] for row in zip(*[a.tolist() for a in cols.values()]))
-    os.replace(tmp, path)
+    path = self.out/('samples.npz' if len(self.train) > SAMPLES_CSV_MAX else 'samples.csv')
+    with atomic_write(path) as tmp:
+        if path.suffix == '.npz': np.savez_compressed(tmp, **cols)
+        else:
+            with open(tmp, 'w', newline='') as f:
+                w = csv.writer(f)
+                w.writerow(cols)
+                fmt = [(lambda v: f'{v:.5g}') if a.dtype.kind == 'f' else str for a in cols.values()]
+                w.writerows([g(v) for g, v in zip(fmt, row)] for row in zip(*[a.tolist() for a in cols.values()]))
     return path
 
 # %% ../nbs/07_train.ipynb #b9b06b43
@@ -675,13 +666,11 @@ def state_dict(self:Trainer)->dict:
 @patch
 def save(self:Trainer):
     "Write the checkpoint and `metrics.csv` atomically."
-    _atomic_save(self.state_dict(), self.ckpt)
+    with atomic_write(self.ckpt) as tmp: torch.save(self.state_dict(), tmp)
     self.write_samples()
-    tmp = self.out/'metrics.csv.tmp'
-    with open(tmp, 'w', newline='') as f:
+    with atomic_write(self.out/'metrics.csv') as tmp, open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, METRIC_COLUMNS)
         w.writeheader(); w.writerows(self.history)
-    os.replace(tmp, self.out/'metrics.csv')
 
 CHECKPOINT_KEYS = ('config', 'history', 'rng', 'nets', 'opts', 'banks', 'loss_hist')
 
