@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test fmnist export clean-nbs bench
+.PHONY: demo test fmnist export clean-nbs bench docs
 # The CPU track's fmnist-sym50 preset as it is: 2,000 images, 20 epochs, a few minutes on 2 cores.
 demo: $(VENV)/.runtime fmnist
 	$(BIN)/cpc_train --preset fmnist-sym50 --out $(DEMO_OUT)
@@ -31,3 +31,8 @@ fmnist:
 
 export: $(VENV)/.dev
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
+
+# The rendered site (_docs/): nbdev_docs needs Quarto, which CI machines do not have (tools/check_docs.py checks what it would render).
+docs: $(VENV)/.dev
+	@command -v quarto >/dev/null || { echo "make docs: Quarto is not installed. Install it with '$(BIN)/nbdev_install_quarto' (needs sudo and internet) or from https://quarto.org/docs/get-started/, then run make docs again."; exit 1; }
+	$(BIN)/nbdev_docs
