@@ -614,9 +614,10 @@ def run_epoch(self:Trainer, epoch:int)->dict:
     row.update(seconds=time.time() - t0)
     return {c: row.get(c, math.nan) for c in METRIC_COLUMNS}
 
-# %% ../nbs/07_train.ipynb #8336f0ef
+# %% ../nbs/07_train.ipynb #8fbb3906
 SAMPLES_CSV_MAX = 200_000  # above this many samples the per-sample table is written as samples.npz
 
+# %% ../nbs/07_train.ipynb #8336f0ef
 @patch
 def sample_table(self:Trainer)->dict:
     "Per-sample columns of the last clean step (see above), as numpy arrays of length N."
@@ -654,6 +655,15 @@ def write_samples(self:Trainer)->Path|None:
                 w.writerows([g(v) for g, v in zip(fmt, row)] for row in zip(*[a.tolist() for a in cols.values()]))
     return path
 
+# %% ../nbs/07_train.ipynb #f9d84dca
+CHECKPOINT_KEYS = ('config', 'history', 'rng', 'nets', 'opts', 'banks', 'loss_hist')
+
+def format_row(row:dict)->str:
+    "One line per epoch: test accuracy, the four cleaners' AUC, labeled-set sizes, seconds."
+    aucs = ' '.join(f"{c}={row[f'auc_{c}']:.3f}" for c in CLEANERS)
+    return (f"epoch {row['epoch']:3d}  lr {row['lr']:.4g}  test_acc {row['test_acc']:.4f}  AUC {aucs}  "
+            f"labeled {row['labeled_a']}/{row['labeled_b']}  {row['seconds']:.1f}s")
+
 # %% ../nbs/07_train.ipynb #b9b06b43
 @patch
 def state_dict(self:Trainer)->dict:
@@ -671,8 +681,6 @@ def save(self:Trainer):
     with atomic_write(self.out/'metrics.csv') as tmp, open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, METRIC_COLUMNS)
         w.writeheader(); w.writerows(self.history)
-
-CHECKPOINT_KEYS = ('config', 'history', 'rng', 'nets', 'opts', 'banks', 'loss_hist')
 
 @patch
 def _load_checkpoint(self:Trainer)->dict:
@@ -743,9 +751,3 @@ def fit(self:Trainer)->list:
                                    f"test_acc {res['test_acc']:.4f}; result.json in {self.out}")
     finally: self.release()
     return self.history
-
-def format_row(row:dict)->str:
-    "One line per epoch: test accuracy, the four cleaners' AUC, labeled-set sizes, seconds."
-    aucs = ' '.join(f"{c}={row[f'auc_{c}']:.3f}" for c in CLEANERS)
-    return (f"epoch {row['epoch']:3d}  lr {row['lr']:.4g}  test_acc {row['test_acc']:.4f}  AUC {aucs}  "
-            f"labeled {row['labeled_a']}/{row['labeled_b']}  {row['seconds']:.1f}s")
