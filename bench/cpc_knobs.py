@@ -41,7 +41,8 @@ KNOBS = {'default': {}, 'dim=32': dict(dim=32), 'dim=512': dict(dim=512),
          'scale=5': dict(scale=5.), 'scale=20': dict(scale=20.), 'dot product': dict(normalize=False),
          'init=random': dict(init='random'), 'alpha_p=0': dict(alpha_p=0.), 'alpha_p=0.5': dict(alpha_p=.5),
          'alpha_p=2': dict(alpha_p=2.), 'passes=3': dict(epochs=3), 'passes=10': dict(epochs=10),
-         'lr x0.1': dict(lr_mult=.1), 'lr x5': dict(lr_mult=5.)}
+         'lr x0.1': dict(lr_mult=.1), 'lr x5': dict(lr_mult=5.),
+         'dot product + linear g': dict(normalize=False, hidden=None), 'dot product + lr x0.1': dict(normalize=False, lr_mult=.1)}
 
 def replay(path, lr_mult=1., **knobs)->dict:
     "Mean metrics of every cleaner when fresh banks with `knobs` see the cached eval passes in their order."
@@ -59,9 +60,11 @@ def replay(path, lr_mult=1., **knobs)->dict:
         rows.append({f'{m}_{c}': v for c in CLEANERS for m, v in cleaner_metrics(q[c], z['clean'][idx], thr[c]).items()})
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
-def sweep(*paths):
+def sweep(*paths, only=None):
+    "Print the CSV: a row per knob setting (all of KNOBS, or the names in `only`) and cached run."
     w = None
     for name, knobs in KNOBS.items():
+        if only and name not in only: continue
         for p in paths:
             row = dict(knob=name, run=Path(p).name, **{k: round(v, 4) for k, v in replay(p, **knobs).items()})
             if w is None: w = csv.DictWriter(sys.stdout, list(row)); w.writeheader()

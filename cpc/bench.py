@@ -164,8 +164,8 @@ def keep_results(configs:dict, # run name -> TrainConfig, as given to run_seeds
 def read_rows(path)->list:
     "The rows of a results CSV written by `write_csv` or `keep_results`; numbers as floats (seed and epochs as ints), empty cells NaN, text kept."
     def cell(k, v):
-        if k in ('seed', 'epochs'): return int(v)
         if v == '': return math.nan
+        if k in ('seed', 'epochs'): return int(v)
         try: return float(v)
         except ValueError: return v
     with open(path, newline='') as f: return [{k: cell(k, v) for k, v in r.items()} for r in csv.DictReader(f)]
