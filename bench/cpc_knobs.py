@@ -52,11 +52,10 @@ def replay(path, lr_mult=1., **knobs)->dict:
               weight_decay=cfg.weight_decay) | knobs
     feat_dim = z['evals'][0]['features'].shape[1]
     banks = [CleanerBank(10, feat_dim, p_threshold=cfg.p_threshold, seed=cfg.seed + 2 * k, **kw) for k in range(2)]
-    rows = []
+    thr, rows = {c: cfg.tau if c.startswith('cpc') else cfg.p_threshold for c in CLEANERS}, []
     for ev in z['evals']:
         idx = ev['idx']
         q = banks[ev['k']].step(ev['losses'], z['labels'][idx], ev['probs'], ev['features'], lr=cfg.lr_at(ev['epoch']) * lr_mult)
-        thr = {c: cfg.tau if c.startswith('cpc') else cfg.p_threshold for c in CLEANERS}
         rows.append({f'{m}_{c}': v for c in CLEANERS for m, v in cleaner_metrics(q[c], z['clean'][idx], thr[c]).items()})
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 

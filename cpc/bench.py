@@ -134,10 +134,9 @@ def markdown_table(rows:list, # dicts
 def write_csv(rows:list, # dicts; the columns are the union of their keys, in first-seen order
               path, # the CSV file to write (its folder is created)
              ):
-    "Write `rows` as a CSV file."
+    "Write `rows` as a CSV file (atomically)."
     cols = list(dict.fromkeys(k for r in rows for k in r))
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, 'w', newline='') as f:
+    with atomic_write(path) as tmp, open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, cols); w.writeheader(); w.writerows(rows)
 
 # %% ../nbs/11_bench.ipynb #9e5ff6bb
@@ -234,12 +233,13 @@ def _detection(noisy:np.ndarray, flagged:np.ndarray, score:np.ndarray)->dict:
 def detection_rows(outputs:dict, # cross_val_outputs' arrays (labels, true_labels, pred_probs, features, losses)
                    threshold:float=0.5, # our cleaners flag a label when its clean probability is <= threshold
                    seed:int=0, # seeds the prototype cleaners
+                   qs:dict|None=None, # every cleaner's clean probability on these outputs when already computed (find_label_issues with return_clean_probs)
                   )->list: # one dict per method: method, auc, precision, recall, flagged
     "Noisy-label detection of the four cleaners and of cleanlab on the same out-of-sample outputs, against the true noise."
     try: from cleanlab.filter import find_label_issues as cl_find; from cleanlab.rank import get_label_quality_scores
     except ImportError: raise ImportError("detection_rows compares with cleanlab, which is not installed: pip install cleanlab") from None
     y, p, noisy = outputs['labels'], outputs['pred_probs'], outputs['labels'] != outputs['true_labels']
-    qs = clean_probs(y, p, outputs['features'], outputs['losses'], seed=seed)
+    if qs is None: qs = clean_probs(y, p, outputs['features'], outputs['losses'], seed=seed)
     rows = [dict(method=c, **_detection(noisy, q <= threshold, 1 - q)) for c, q in qs.items()]
     rows.append(dict(method='cleanlab', **_detection(noisy, cl_find(y, p), -get_label_quality_scores(y, p))))
     return rows

@@ -441,7 +441,7 @@ def eval_pass(self:Trainer, k:int,
               net=None, # the network to score with (None: network k)
              )->dict:
     "Per-sample loss, softmax and backbone features of network `k` over the training samples `idx`, in that order."
-    net, out = net or self.nets[k], []
+    net, out = self.nets[k] if net is None else net, []
     net.eval()
     idx = torch.arange(len(self.train), device=self.device) if idx is None else idx
     for b, (x,) in self.train.batches(idx, ('plain',), self.cfg.eval_batch_size):
