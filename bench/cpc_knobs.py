@@ -2,8 +2,8 @@
 
 `cache` trains one CPU-track run driven by DivideMix's cleaner (gmm_agn), so the CPC knobs cannot change what the
 networks see, and keeps every eval pass (indices, losses, softmax, backbone features) with the given labels and the
-true clean mask. `sweep` replays those cached epochs through fresh `CleanerBank`s, one knob changed at a time from the
-defaults, and prints a CSV row per (knob setting, cached run): mean AUC, precision and recall of cpc_agn and cpc_awr
+true clean mask. `sweep` replays those cached epochs through fresh `CleanerBank`s, one knob changed at a time from a base
+(the cosine defaults of that time), and prints a CSV row per (knob setting, cached run): mean AUC, precision and recall of cpc_agn and cpc_awr
 over the SSL epochs and both networks, beside the GMMs' (which the knobs do not touch).
 
   python bench/cpc_knobs.py cache runs/knobs/sym50-seed0 fmnist-sym50 0
@@ -35,8 +35,11 @@ def cache(out, preset, seed):
     t.fit()
     torch.save(dict(cfg=asdict(cfg), labels=t.train.labels.cpu(), clean=t.clean_mask.cpu(), evals=evals), Path(out)/'evals.pt')
 
-# one knob at a time, from the defaults (d=128, hidden 256, cosine x10, mean init, alpha_p 1, 1 pass, the network's lr)
-KNOBS = {'default': {}, 'dim=32': dict(dim=32), 'dim=512': dict(dim=512),
+# one knob at a time from the base the sweep was run from: the defaults of that time (d=128, hidden 256, cosine x10,
+# mean init, alpha_p 1, 1 pass, the network's lr). The sweep made the dot product the default; BASE pins the cosine
+# so that the rows keep their meaning whatever the defaults are.
+BASE = dict(normalize=True, scale=10.)
+KNOBS = {'base (cosine x10)': {}, 'dim=32': dict(dim=32), 'dim=512': dict(dim=512),
          'hidden=None (linear g)': dict(hidden=None), 'hidden=1024': dict(hidden=1024),
          'scale=5': dict(scale=5.), 'scale=20': dict(scale=20.), 'dot product': dict(normalize=False),
          'init=random': dict(init='random'), 'alpha_p=0': dict(alpha_p=0.), 'alpha_p=0.5': dict(alpha_p=.5),
@@ -49,7 +52,7 @@ def replay(path, lr_mult=1., **knobs)->dict:
     z = torch.load(Path(path)/'evals.pt', weights_only=False)
     cfg = TrainConfig(**z['cfg'])
     kw = dict(dim=cfg.cpc_dim, epochs=cfg.cpc_epochs, alpha_p=cfg.alpha_p, momentum=cfg.momentum,
-              weight_decay=cfg.weight_decay) | knobs
+              weight_decay=cfg.weight_decay) | BASE | knobs
     feat_dim = z['evals'][0]['features'].shape[1]
     banks = [CleanerBank(10, feat_dim, p_threshold=cfg.p_threshold, seed=cfg.seed + 2 * k, **kw) for k in range(2)]
     thr, rows = {c: cfg.tau if c.startswith('cpc') else cfg.p_threshold for c in CLEANERS}, []

@@ -77,8 +77,8 @@ def pseudo_labels(probs, # the network's softmax outputs p (N, K)
 # %% ../nbs/05_cpc.ipynb #dcfe81ef
 def prototype_logits(emb:torch.Tensor, # embeddings v' = g(v) (N, d)
                      protos:torch.Tensor, # prototypes C (K, d)
-                     normalize:bool=True, # cosine similarity (l2-normalised v' and c) times `scale`
-                     scale:float=10.0, # logit scale of the cosine similarity
+                     normalize:bool=False, # False: raw dot product; True: cosine similarity (l2-normalised v' and c) times `scale`
+                     scale:float=10.0, # logit scale of the cosine similarity (used only with normalize=True)
                     )->torch.Tensor: # similarities v'_i c_k (N, K)
     "Similarity logits v'_i . c_k of every embedding to every prototype."
     if normalize: return scale * F.normalize(emb, dim=1) @ F.normalize(protos, dim=1).T
@@ -117,8 +117,8 @@ class PrototypeCleaner:
                  dim:int=128, # d, size of the embedding v' = g(v) and of each prototype
                  hidden:int|None=256, # hidden width of g (Linear-ReLU-Linear); None for a linear g
                  alpha_p:float=1.0, # weight alpha of L_P in L_C (eq. 5)
-                 normalize:bool=True, # cosine similarity of v' and c, times `scale`; False: raw dot product
-                 scale:float=10.0, # logit scale of the cosine similarity
+                 normalize:bool=False, # False: raw dot product v' c^T (the paper's formula); True: cosine of v' and c times `scale`
+                 scale:float=10.0, # logit scale of the cosine similarity (used only with normalize=True)
                  init:str='mean', # prototypes: 'mean' (class means of g(v) over X^GMM at the first update) or 'random' (normal)
                  lr:float=0.02, # SGD learning rate; `update(..., lr=)` overrides it to follow the network's schedule
                  momentum:float=0.9, # SGD momentum
