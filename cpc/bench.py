@@ -30,8 +30,8 @@ def run_folder(root, name:str, seed:int)->Path:
 def run_seeds(configs:dict, # run name -> TrainConfig; its seed is replaced by each of seeds
               seeds, # seeds to run, e.g. [0, 1, 2]
               root, # grid folder: one run per name/seed<k>
-              data=None, # data folder (None: the data set's default places)
-              device=None, # 'cuda', 'cpu', ... (None: CUDA when available)
+              data:str|Path|None=None, # data folder (None: the data set's default places)
+              device:str|torch.device|None=None, # 'cuda', 'cpu', ... (None: CUDA when available)
               verbose:bool=False, # progress bars and one line per epoch
               **trainer_kw, # more Trainer arguments (e.g. imagenet=...)
              )->list: # the run folders, in order
@@ -189,8 +189,8 @@ def paper_table(rows:list, # rows of grid_rows or read_rows, named '<preset>/<cl
 def cross_val_outputs(cfg:TrainConfig, # the run whose data, noisy labels, model and epoch budget are used (its cleaner is ignored)
                       out, # folder for outputs.npz (read back when present) and the noise file
                       folds:int=4, # K, the number of folds
-                      data=None, # data folder (None: the data set's default places)
-                      device=None, # 'cuda', 'cpu', ... (None: CUDA when available)
+                      data:str|Path|None=None, # data folder (None: the data set's default places)
+                      device:str|torch.device|None=None, # 'cuda', 'cpu', ... (None: CUDA when available)
                       verbose:bool=False, # progress bars
                      )->dict: # numpy arrays: labels, true_labels, pred_probs, features, losses, fold
     "Out-of-sample softmax, backbone features and loss of every training sample from K-fold cross-validation."
@@ -265,8 +265,8 @@ def _clock(device)->float:
     return time.perf_counter()
 
 def epoch_timing(cfg:TrainConfig, # the configuration to time (its epochs are set to the warm-up, one untimed and `ssl_epochs` timed SSL epochs)
-                 data=None, # data folder (None: the data set's default places)
-                 device=None, # 'cuda', 'cpu', ... (None: CUDA when available)
+                 data:str|Path|None=None, # data folder (None: the data set's default places)
+                 device:str|torch.device|None=None, # 'cuda', 'cpu', ... (None: CUDA when available)
                  ssl_epochs:int=3, # SSL epochs timed
                 )->dict: # seconds (medians over the timed epochs) and the two ratios
     "Seconds per SSL epoch: the whole epoch, the eval pass with all cleaners, the two SSL steps, the test, and the pure model compute of the SSL steps."

@@ -14,10 +14,10 @@ from .train import TrainConfig, Trainer, TrainingError, RunLockedError
 from .diagnostics import plot_auc_curves
 
 # %% auto #0
-__all__ = ['CIFAR_LAMBDA_U', 'CLOTHING1M', 'WEBVISION', 'FMNIST_LAMBDA_U', 'PAPER_RESULTS', 'TABLE3', 'AUGDMIX_SCHEDULE',
-           'BASELINES', 'PRESETS', 'FIELD_TYPES', 'USAGE', 'RUN_OPTIONS', 'Preset', 'cifar_config', 'fmnist_config',
-           'PaperResult', 'preset_name', 'baseline_config', 'baselines_of', 'parse_bool', 'parse_value', 'parse_config',
-           'cli_parser', 'list_presets', 'one_line', 'main', 'cpc_train']
+__all__ = ['CIFAR_LAMBDA_U', 'CLOTHING1M', 'WEBVISION', 'FMNIST_LAMBDA_U', 'CIFAR_N', 'PAPER_RESULTS', 'TABLE3',
+           'AUGDMIX_SCHEDULE', 'BASELINES', 'PRESETS', 'FIELD_TYPES', 'USAGE', 'RUN_OPTIONS', 'Preset', 'cifar_config',
+           'fmnist_config', 'cifar_n_config', 'PaperResult', 'preset_name', 'baseline_config', 'baselines_of',
+           'parse_bool', 'parse_value', 'parse_config', 'cli_parser', 'list_presets', 'one_line', 'main', 'cpc_train']
 
 # %% ../nbs/10_cli.ipynb #d090ad07
 class Preset(NamedTuple):
@@ -72,6 +72,19 @@ def fmnist_config(noise_mode:str, # 'sym' or 'asym'
                        loss_history=high, cleaner='cpc_agn' if asym else 'cpc_awr', neg_entropy=asym, strong_aug=False,
                        cpc_epochs=5)
 
+# %% ../nbs/10_cli.ipynb #3f9bd59f
+CIFAR_N = {  # preset -> (data set, CIFAR-N label set, its published noise rate)
+    'cifar10n-aggre': ('cifar10', 'aggre_label', 0.0903), 'cifar10n-random1': ('cifar10', 'random_label1', 0.1723),
+    'cifar10n-worst': ('cifar10', 'worse_label', 0.4021), 'cifar100n-noisy': ('cifar100', 'noisy_label', 0.4020)}
+
+def cifar_n_config(name:str, # a key of CIFAR_N
+                  )->TrainConfig:
+    "A CIFAR-N run: the CIFAR sym preset of the nearest noise rate, trained on the human label set."
+    if name not in CIFAR_N: raise ValueError(f"{name!r}: expected one of {list(CIFAR_N)}")
+    dataset, key, rate = CIFAR_N[name]
+    near = min((r for d, m, r in CIFAR_LAMBDA_U if d == dataset and m == 'sym'), key=lambda r: abs(r - rate))
+    return dataclasses.replace(cifar_config(dataset, 'sym', near), noise_mode='human', noise_rate=0., human_key=key)
+
 # %% ../nbs/10_cli.ipynb #b3983ce7
 class PaperResult(NamedTuple):
     "A published number of the CPC paper: where it is, and the test accuracy (%) of CPC and of the two baselines."
@@ -106,7 +119,7 @@ def preset_name(dataset:str, # 'cifar10', 'cifar100' or 'fmnist'
     return f"{dataset}-{noise_mode}{round(noise_rate * 100)}"
 
 def _paper_presets()->dict:
-    "The presets of the paper's Tables 1 and 2, and of the CPU track."
+    "The presets of the paper's Tables 1 and 2, of the CPU track, and of CIFAR-N."
     cfgs = {preset_name(d, m, r): cifar_config(d, m, r) for d, m, r in CIFAR_LAMBDA_U}
     cfgs |= {'clothing1m': CLOTHING1M, 'webvision': WEBVISION}
     out = {}
@@ -117,6 +130,9 @@ def _paper_presets()->dict:
         cfg = fmnist_config(m, r)
         out[preset_name('fmnist', m, r)] = Preset(cfg, f"CPU track, Fashion-MNIST {m} {round(r * 100)}%: cnn_fc, 2,000 images, no augmentation, "
                                                        f"{cfg.epochs} epochs, {cfg.cleaner} (not in the paper)")
+    for name, (dataset, key, rate) in CIFAR_N.items():
+        out[name] = Preset(cifar_n_config(name), f"CIFAR-N, {dataset} {key} ({rate:.2%} noise): the nearest CIFAR sym preset's "
+                                                 "settings, human labels (not in the paper; needs --allow_pickle)")
     return out
 
 # %% ../nbs/10_cli.ipynb #a130c573
@@ -137,6 +153,7 @@ def baseline_config(name:str, # a paper or CPU-track preset name
     if cfg.dataset in ('cifar10', 'cifar100'):
         if baseline == 'dividemix':  # Train_cifar.py: 300 epochs, lr/10 at 150, batch 64 (warm-up 128)
             return dataclasses.replace(cfg, **base, epochs=300, lr_drop=150, batch_size=64, warmup_batch_size=0)
+        if cfg.noise_mode == 'human': return None  # AugDMix published no CIFAR-N schedule
         epochs, drop = AUGDMIX_SCHEDULE[cfg.dataset, cfg.noise_mode, cfg.noise_rate]
         return dataclasses.replace(cfg, **base, epochs=epochs, lr_drop=drop, batch_size=128, warmup_batch_size=128)
     if cfg.dataset == 'clothing1m': return dataclasses.replace(cfg, **base)  # both scripts run the paper's schedule
@@ -223,7 +240,7 @@ def _field_help()->dict:
     return {f: (d.get(f) or f).replace('%', '%%') for f in FIELD_TYPES}  # argparse formats help with %
 
 USAGE = ("cpc_train [--preset NAME] [--baseline dividemix|augdmix|gmm_agn] [--data PATH] [--imagenet PATH] [--out DIR] [--device DEV] "
-         "[--resume | --overwrite] [--download] [--list] [--<config field> VALUE ...]")
+         "[--resume | --overwrite] [--download] [--allow_pickle] [--list] [--<config field> VALUE ...]")
 
 def cli_parser()->argparse.ArgumentParser:
     "The `cpc_train` argument parser: run options, then one `--<field>` override per `TrainConfig` field."
@@ -238,6 +255,7 @@ def cli_parser()->argparse.ArgumentParser:
     p.add_argument('--resume', action='store_true', help="continue from <out>/checkpoint.pt")
     p.add_argument('--overwrite', action='store_true', help="replace the run already in --out (default: refuse to)")
     p.add_argument('--download', action='store_true', help="let torchvision download CIFAR / Fashion-MNIST if absent")
+    p.add_argument('--allow_pickle', action='store_true', help="CIFAR-N: open the human-label file, a pickle (only label arrays are admitted)")
     p.add_argument('--list', action='store_true', help="print the presets and exit")
     g = p.add_argument_group('config overrides (each replaces the preset value)')
     for f, h in _field_help().items():
@@ -247,7 +265,7 @@ def cli_parser()->argparse.ArgumentParser:
     return p
 
 # %% ../nbs/10_cli.ipynb #1f0c90e0
-RUN_OPTIONS = ('preset', 'baseline', 'data', 'imagenet', 'out', 'device', 'resume', 'overwrite', 'download', 'list')
+RUN_OPTIONS = ('preset', 'baseline', 'data', 'imagenet', 'out', 'device', 'resume', 'overwrite', 'download', 'allow_pickle', 'list')
 
 def list_presets()->str:
     "One line per preset: name and description."
@@ -280,7 +298,7 @@ def main(argv:list|None=None, # command-line arguments (None: `sys.argv[1:]`)
     out = run['out'] or f"runs/{name or 'default'}"
     if run['resume'] and run['overwrite']: p.error("--resume and --overwrite exclude each other")
     try: trainer = Trainer(cfg, data=run['data'], out=out, device=run['device'], resume=run['resume'], download=run['download'],
-                          imagenet=run['imagenet'], overwrite=run['overwrite'])
+                          imagenet=run['imagenet'], overwrite=run['overwrite'], allow_pickle=run['allow_pickle'])
     except (OSError, ValueError, RunLockedError) as e: p.error(str(e))  # DatasetLayoutError, RunExistsError are OSErrors
     try: history = trainer.fit()
     except Exception as e:  # inside training: one line, exit code 1, and where to resume from

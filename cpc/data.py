@@ -8,6 +8,7 @@ import gzip, os, pickle, struct
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Callable
 import numpy as np
 import torch
 from PIL import Image
@@ -323,7 +324,7 @@ def read_idx(path)->np.ndarray:
     return np.frombuffer(buf, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 # %% ../nbs/00_data.ipynb #a2fd1be4
-def load_fashion_mnist(root=None, # folder with the .gz files (or torchvision's `root` with FashionMNIST/raw); None: system copy only
+def load_fashion_mnist(root:str|Path|None=None, # folder with the .gz files (or torchvision's `root` with FashionMNIST/raw); None: system copy only
                        train:bool=True, # training (60,000) or test (10,000) split
                        download:bool=False, # if no copy is found, fetch it with torchvision into `root` (default ~/.cache/cpc)
                        system_dir=FMNIST_SYSTEM_DIR, # shared copy, used when `root` is None
@@ -353,7 +354,7 @@ DATASETS = {  # name -> loader(root, train=True, download=False) returning Tenso
 }
 
 def load_dataset(name:str, # a key of `DATASETS`
-                 root=None, # the data folder (see each loader)
+                 root:str|Path|None=None, # the data folder (see each loader)
                  train:bool=True, # training or test split
                  download:bool=False, # allow torchvision to download a missing data set
                 )->TensorData:
@@ -419,7 +420,7 @@ class Clothing1M(_ImageFiles):
     mean, std = NORM_STATS['clothing1m']
     def __init__(self, root, # folder with the five label files and `images/`
                  split:str='train', # 'train' (noisy labels), 'val' or 'test' (clean labels)
-                 transform=None, # callable applied to the PIL image
+                 transform:Callable|None=None, # callable applied to the PIL image
                 ):
         if split not in ('train', 'val', 'test'): raise ValueError(f"split={split!r}: expected 'train', 'val' or 'test'")
         self.root = _find_dir([root], CLOTHING1M_FILES, 'Clothing1M')
@@ -439,7 +440,7 @@ class WebVision(_ImageFiles):
     def __init__(self, root, # WebVision root: `info/`, `google/`, `val_images_256/`
                  split:str='train', # 'train' (web labels) or 'val' (human-checked labels)
                  num_classes:int=50, # keep the samples of classes 0..num_classes-1
-                 transform=None, # callable applied to the PIL image
+                 transform:Callable|None=None, # callable applied to the PIL image
                 ):
         if split not in WEBVISION_FILES: raise ValueError(f"split={split!r}: expected 'train' or 'val'")
         if not 1 <= num_classes <= 1000: raise ValueError(f"num_classes={num_classes}: expected 1..1000")
@@ -462,7 +463,7 @@ class ImageNetVal(_ImageFiles):
     mean, std = NORM_STATS['webvision']
     def __init__(self, root, # folder of class folders (synset ids like n01440764, or 0, 1, 2, ...)
                  num_classes:int=50, # keep the first `num_classes` folders in sorted order
-                 transform=None, # callable applied to the PIL image
+                 transform:Callable|None=None, # callable applied to the PIL image
                 ):
         root = Path(root)
         folders = sorted((d for d in root.iterdir() if d.is_dir()), key=lambda d: d.name) if root.is_dir() else []

@@ -5,6 +5,7 @@
 # %% ../nbs/08_diagnostics.ipynb #6adb6d38
 from __future__ import annotations
 import csv, math, os, warnings
+from pathlib import Path
 from collections.abc import Mapping
 import numpy as np
 import torch
@@ -112,7 +113,7 @@ def plot_class_loss_density(losses, # per-sample loss (N,)
                             labels, # given label per sample (N,)
                             clean_mask, # true clean mask (N,)
                             num_classes:int, # K
-                            ax=None, # two matplotlib Axes (clean, noisy); a new (6,3) figure when None
+                            ax:plt.Axes|None=None, # two matplotlib Axes (clean, noisy); a new (6,3) figure when None
                             bins:int=40, # number of histogram bins on the common grid
                             level:float=0.95, # central share of class densities the band covers
                            ): # the matplotlib Figure
@@ -210,8 +211,8 @@ def read_metrics(src, # path to a metrics CSV, a dict of columns, or a pandas Da
     return out
 
 def plot_auc_curves(metrics, # trainer metrics: CSV path, dict of columns or DataFrame, with `epoch` and auc_* columns
-                    out_png=None, # save the figure here as PNG when given
-                    ax=None, # matplotlib Axes to draw on; a new (6,3) figure when None
+                    out_png:str|Path|None=None, # save the figure here as PNG when given
+                    ax:plt.Axes|None=None, # matplotlib Axes to draw on; a new (6,3) figure when None
                    ): # the matplotlib Figure
     "Fig. 3: the AUC of each cleaner (auc_gmm_agn/awr, auc_cpc_agn/awr columns) against the epoch."
     cols = read_metrics(metrics)

@@ -229,7 +229,7 @@ def gmm_input(losses, # per-sample CE losses, shape (N,); torch or numpy
     return x if history is None else history.update(x).to(torch.float64)
 
 def fit_clean_prob(x, # GMM input from gmm_input (N,): used as it is, never re-normalised
-                   labels=None, # given (noisy) labels (N,), needed when class_aware
+                   labels:torch.Tensor|np.ndarray|None=None, # given (noisy) labels (N,), needed when class_aware
                    num_classes:int|None=None, # number of classes K, needed when class_aware
                    class_aware:bool=False, # False: one GMM (gmm_agn); True: one GMM per given label (gmm_awr)
                    min_per_class:int=2, # classes with fewer samples use the class-agnostic GMM
@@ -260,7 +260,7 @@ def fit_clean_prob(x, # GMM input from gmm_input (N,): used as it is, never re-n
     return q.float()
 
 def gmm_clean_prob(losses, # per-sample CE losses, shape (N,); torch or numpy
-                   labels=None, # given (noisy) labels (N,), needed when class_aware
+                   labels:torch.Tensor|np.ndarray|None=None, # given (noisy) labels (N,), needed when class_aware
                    num_classes:int|None=None, # number of classes K, needed when class_aware
                    class_aware:bool=False, # False: one GMM (gmm_agn); True: one GMM per given label (gmm_awr)
                    history:LossHistory|None=None, # if given: this epoch's normalised losses are appended, the mean of its window is fitted

@@ -47,8 +47,8 @@ def _check_inputs(labels, pred_probs, features, losses)->tuple:
 # %% ../nbs/05a_issues.ipynb #d1d0c5c3
 def clean_probs(labels, # given labels (N,), integers in [0, K)
                 pred_probs, # out-of-sample predicted probabilities (N, K), rows summing to 1
-                features=None, # per-sample features (N, D); needed for the CPC cleaners
-                losses=None, # per-sample losses (N,); None: cross-entropy of pred_probs against labels
+                features:np.ndarray|None=None, # per-sample features (N, D); needed for the CPC cleaners
+                losses:np.ndarray|None=None, # per-sample losses (N,); None: cross-entropy of pred_probs against labels
                 rounds:int=5, # CPC updates, each taught by its GMM's split (as in as many training epochs)
                 passes:int=5, # passes over the features per update
                 p_threshold:float=0.5, # the GMM split that teaches CPC: q_gmm > p_threshold
@@ -70,8 +70,8 @@ def clean_probs(labels, # given labels (N,), integers in [0, K)
 # %% ../nbs/05a_issues.ipynb #f9bd3d98
 def find_label_issues(labels, # given labels (N,), integers in [0, K)
                       pred_probs, # out-of-sample predicted probabilities (N, K), rows summing to 1 (as cleanlab's)
-                      features=None, # per-sample features (N, D); needed for the CPC cleaners
-                      losses=None, # per-sample losses (N,); None: cross-entropy of pred_probs against labels
+                      features:np.ndarray|None=None, # per-sample features (N, D); needed for the CPC cleaners
+                      losses:np.ndarray|None=None, # per-sample losses (N,); None: cross-entropy of pred_probs against labels
                       cleaner:str='cpc_awr', # gmm_agn, gmm_awr, cpc_agn or cpc_awr
                       threshold:float=0.5, # a label is an issue when its clean probability is <= threshold
                       return_indices_ranked_by:str|None=None, # None: a boolean mask; 'clean_prob': issue indices, most likely wrong first

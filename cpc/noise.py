@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
+import matplotlib.pyplot as plt
 from .data import FMNIST_CLASSES, atomic_write
 
 # %% auto #0
 __all__ = ['CIFAR10_CLASSES', 'CIFAR100_CLASSES', 'CIFAR100_SUPERCLASSES', 'CIFAR100_GROUPS', 'ASYM_MAPS', 'NOISE_MODES',
-           'inject_noise', 'NoiseReport', 'noise_report', 'noise_file_name', 'save_noise_file', 'load_noise_file',
-           'noisy_labels', 'load_human_labels']
+           'HUMAN_LABELS', 'inject_noise', 'NoiseReport', 'noise_report', 'noise_file_name', 'save_noise_file',
+           'load_noise_file', 'noisy_labels', 'load_human_labels', 'check_human_key', 'write_human_fixture']
 
 # %% ../nbs/01_noise.ipynb #6f6d6af5
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
@@ -181,11 +182,11 @@ class NoiseReport:
             out.append(f'{i:>5}{cells} | {cr[i]:.2f}')
         return '\n'.join(out)
 
-    def plot(self, classes=None, # tick labels (class names); ids if None
-             ax=None,            # matplotlib axes to draw into; a new small figure if None
+    def plot(self, classes:list|None=None, # tick labels (class names); ids if None
+             ax:plt.Axes|None=None,            # matplotlib axes to draw into; a new small figure if None
              annot:bool|None=None): # write the values in the cells (default: only for K <= 10)
         "Draw the transition matrix as a heatmap."
-        import matplotlib.pyplot as plt, seaborn as sns
+        import seaborn as sns
         if ax is None: _, ax = plt.subplots(figsize=(4, 3.5))
         ticks = list(classes) if classes is not None else 'auto'
         if self.num_classes <= 10 if annot is None else annot:  # values in the cells, empty cells left blank
@@ -249,7 +250,7 @@ def noisy_labels(labels,          # clean 1-D integer labels
                  mode:str,        # noise mode, see inject_noise
                  rate:float,      # noise rate
                  num_classes:int, # K
-                 path=None,       # noise file: re-read if it exists, else written; None: neither
+                 path:str|Path|None=None,       # noise file: re-read if it exists, else written; None: neither
                  seed:int|None=0, # seed used when the noise is injected
                  dataset:str|None=None, # key of `ASYM_MAPS`, for asym noise
                 ):                # noisy labels, same type as `labels`
@@ -283,3 +284,34 @@ def load_human_labels(path,                   # CIFAR-10_human.pt or CIFAR-100_h
     if not isinstance(data, dict): raise ValueError(f"{path} should hold a dict of label arrays, got {type(data).__name__}")
     if key not in data: raise ValueError(f"key {key!r} not in {path}; available keys: {sorted(data)}")
     return torch.from_numpy(_label_array(data[key], name=f'{path}[{key!r}]'))
+
+# %% ../nbs/01_noise.ipynb #c38eb162
+HUMAN_LABELS = {  # data set -> (CIFAR-N file in the data folder, the keys that hold a set of training labels)
+    'cifar10': ('CIFAR-10_human.pt', ('aggre_label', 'random_label1', 'random_label2', 'random_label3', 'worse_label')),
+    'cifar100': ('CIFAR-100_human.pt', ('noisy_label',))}
+
+def check_human_key(dataset:str, # 'cifar10' or 'cifar100'
+                    key:str, # a label set of that data set's CIFAR-N file
+                   )->str:
+    "Return `key` if `dataset`'s CIFAR-N file has a label set of that name, else raise ValueError naming the valid ones."
+    if dataset not in HUMAN_LABELS: raise ValueError(f"human labels exist for {tuple(HUMAN_LABELS)}, not for dataset={dataset!r}")
+    file, keys = HUMAN_LABELS[dataset]
+    if key not in keys: raise ValueError(f"human_key={key!r} is not a label set of {file}: expected one of {keys}")
+    return key
+
+def write_human_fixture(root, # folder to write the file into (the CIFAR data folder)
+                        dataset:str, # 'cifar10' or 'cifar100'
+                        labels, # the true training labels, in the order of the training set
+                        rate:float=0.2, # share of each label set replaced by another class
+                        seed:int=0,
+                       )->Path: # the file written
+    "Write a CIFAR-N label file in the real format: `clean_label` and every key of `HUMAN_LABELS[dataset]`."
+    check_human_key(dataset, HUMAN_LABELS[dataset][1][0]); _check_rate(rate)
+    y, K, rng = _label_array(labels), 10 if dataset == 'cifar10' else 100, np.random.default_rng(seed)
+    out = {'clean_label': y}
+    for key in HUMAN_LABELS[dataset][1]:
+        out[key] = np.where(rng.random(len(y)) < rate, (y + rng.integers(1, K, len(y))) % K, y)
+    path = Path(root)/HUMAN_LABELS[dataset][0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(out, path)
+    return path

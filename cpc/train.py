@@ -30,8 +30,9 @@ _KIND = {str: 'a string', int: 'an integer', float: 'a finite number', bool: 'a 
 class TrainConfig:
     "Everything that defines a training run (two networks, DivideMix + a cleaner)."
     dataset:str='cifar10'        # cifar10, cifar100, fashion_mnist, clothing1m, webvision
-    noise_mode:str='sym'         # sym, sym_flip, asym, or 'real' for data sets with real noise
+    noise_mode:str='sym'         # sym, sym_flip, asym; 'real' for data sets with real noise; 'human' for CIFAR-N labels
     noise_rate:float=0.5         # fraction of samples relabelled (DivideMix convention)
+    human_key:str=''             # noise_mode='human': the CIFAR-N label set, e.g. aggre_label, worse_label (CIFAR-10N), noisy_label (CIFAR-100N)
     model:str='preact_resnet18'  # a name in `cpc.models.MODELS`
     pretrained:bool=False        # ImageNet weights for resnet50
     epochs:int=300               # total epochs, warm-up included
@@ -70,16 +71,18 @@ class TrainConfig:
     def __post_init__(self):
         from cpc.cleaner import CLEANERS
         from cpc.models import MODELS
-        from cpc.noise import NOISE_MODES
+        from cpc.noise import NOISE_MODES, check_human_key
         for f in fields(self):  # types first: a string or a bool where a number belongs is refused by name
             v, t = getattr(self, f.name), {'str': str, 'int': int, 'float': float, 'bool': bool}[f.type]
             ok = type(v) in (int, float) and math.isfinite(v) if t is float else type(v) is t  # type(True) is bool, not int
             if not ok: raise ValueError(f"{f.name}={v!r}: expected {_KIND[t]}")
-        known = dict(cleaner=CLEANERS, model=tuple(MODELS), noise_mode=tuple(NOISE_MODES) + ('real',),
+        known = dict(cleaner=CLEANERS, model=tuple(MODELS), noise_mode=tuple(NOISE_MODES) + ('real', 'human'),
                      dataset=SMALL_DATASETS + FILE_DATASETS, precision=('auto', 'bf16', 'fp32'), channels_last=('auto', 'on', 'off'))
         for f, ok in known.items():
             if getattr(self, f) not in ok: raise ValueError(f"{f}={getattr(self, f)!r}: expected one of {ok}")
         if not 0 <= self.noise_rate <= 1: raise ValueError(f"noise_rate={self.noise_rate}: expected a value in [0, 1]")
+        if self.noise_mode == 'human': check_human_key(self.dataset, self.human_key)
+        elif self.human_key: raise ValueError(f"human_key={self.human_key!r} is for noise_mode='human', got noise_mode={self.noise_mode!r}")
         if self.epochs < 1 or not 0 <= self.warmup_epochs <= self.epochs:
             raise ValueError(f"epochs={self.epochs}, warmup_epochs={self.warmup_epochs}: expected 0 <= warmup_epochs <= epochs, epochs >= 1")
         for f in ('batch_size', 'eval_batch_size', 'cpc_epochs'):
@@ -124,7 +127,7 @@ class TrainConfig:
 
 # %% ../nbs/07_train.ipynb #99e4824a
 from .data import TensorData, load_dataset, stratified_subset, Clothing1M, WebVision, ImageNetVal, atomic_write
-from .noise import noisy_labels, noise_file_name, noise_report
+from .noise import noisy_labels, noise_file_name, noise_report, load_human_labels, HUMAN_LABELS
 from .augment import normalize, weak_augment, strong_augment, large_image_transform
 from .models import create_model
 from .gmm import LossHistory
@@ -146,14 +149,14 @@ class TensorSource:
         "SHA-1 of the images: what a checkpoint records to refuse resuming on other data."
         return hashlib.sha1(self.data.images.cpu().numpy().tobytes()).hexdigest()
 
-    def view(self, x, kind, generator=None):
+    def view(self, x, kind, generator:torch.Generator|None=None):
         "One view of the uint8 batch `x`: `plain` (normalised), `weak` or `strong` augmentation."
         m, s = self.data.mean, self.data.std
         if kind == 'plain' or (kind == 'weak' and not self.weak): return normalize(x, m, s)
         if kind == 'weak': return weak_augment(x, m, s, generator=generator)
         return strong_augment(x, m, s, generator=generator)
 
-    def batches(self, idx, kinds, batch_size, generator=None):
+    def batches(self, idx, kinds, batch_size, generator:torch.Generator|None=None):
         "Yield `(idx_batch, [view, ...])` over `idx`, shuffled when a generator is given."
         idx = idx.to(self.device)
         if generator is not None: idx = idx[torch.randperm(len(idx), generator=generator, device=generator.device).to(self.device)]
@@ -184,7 +187,7 @@ class FileSource:
         "SHA-1 of the file keys and labels: what a checkpoint records to refuse resuming on other data."
         return hashlib.sha1('\n'.join(map(str, self.ds.keys)).encode() + self.labels.cpu().numpy().tobytes()).hexdigest()
 
-    def batches(self, idx, kinds, batch_size, generator=None):
+    def batches(self, idx, kinds, batch_size, generator:torch.Generator|None=None):
         "Yield `(idx_batch, [view, ...])` over `idx`, shuffled when a generator is given."
         idx = idx.cpu()
         if generator is not None: idx = idx[torch.randperm(len(idx), generator=generator, device=generator.device).cpu()]
@@ -199,21 +202,36 @@ FILE_SETUP = {  # name -> (data set class, test split, crop size, resize)
     'clothing1m': (Clothing1M, 'test', 224, 256),  # DivideMix: Resize(256), RandomCrop(224) / CenterCrop(224)
     'webvision': (WebVision, 'val', 227, 256)}     # C2D's ResNet-50 setting: RandomCrop(227) / CenterCrop(227) of the 256-px images
 
+def _human_labels(cfg, root, train, allow_pickle)->torch.Tensor:
+    "The CIFAR-N label set `cfg.human_key` from the data folder, checked against the training set it labels."
+    file = Path(root if root is not None else '.')/HUMAN_LABELS[cfg.dataset][0]
+    y = load_human_labels(file, cfg.human_key, allow_pickle)
+    if len(y) != len(train) or not 0 <= int(y.min()) <= int(y.max()) < train.num_classes:
+        raise ValueError(f"{file}[{cfg.human_key!r}]: {len(y)} labels in [{int(y.min())}, {int(y.max())}]; expected "
+                         f"{len(train)} (one per training image) in [0, {train.num_classes})")
+    return y
+
 def load_data(cfg:TrainConfig, # the run
-              root=None, # data folder (None: the data set's default places)
+              root:str|Path|None=None, # data folder (None: the data set's default places)
               device='cpu', # where tensor data sets live
-              noise_dir=None, # where the noise file is written / re-read
+              noise_dir:str|Path|None=None, # where the noise file is written / re-read
               download=False, # allow a torchvision download of small data sets
+              allow_pickle=False, # noise_mode='human': open the CIFAR-N file, a pickle (only label arrays are admitted)
              ):
     "Training source (noisy labels), test source, and the true training labels (None when unknown: real noise)."
     if cfg.dataset in SMALL_DATASETS:
         train = load_dataset(cfg.dataset, root, train=True, download=download)
         test = load_dataset(cfg.dataset, root, train=False, download=download)
-        if cfg.train_subset: train = train.subset(stratified_subset(train.labels, cfg.train_subset, cfg.seed))
+        human = _human_labels(cfg, root, train, allow_pickle) if cfg.noise_mode == 'human' else None
+        if cfg.train_subset:
+            keep = stratified_subset(train.labels, cfg.train_subset, cfg.seed)
+            train, human = train.subset(keep), None if human is None else human[keep]
         if cfg.test_subset: test = test.subset(stratified_subset(test.labels, cfg.test_subset, cfg.seed))
-        path = Path(noise_dir)/noise_file_name(cfg.noise_rate, cfg.noise_mode) if noise_dir else None
-        noisy = noisy_labels(train.labels, cfg.noise_mode, cfg.noise_rate, train.num_classes, path=path,
-                             seed=cfg.seed, dataset=cfg.dataset)
+        if human is not None: noisy = human
+        else:
+            path = Path(noise_dir)/noise_file_name(cfg.noise_rate, cfg.noise_mode) if noise_dir else None
+            noisy = noisy_labels(train.labels, cfg.noise_mode, cfg.noise_rate, train.num_classes, path=path,
+                                 seed=cfg.seed, dataset=cfg.dataset)
         true = train.labels
         train = dataclasses.replace(train, labels=torch.as_tensor(noisy))
         return TensorSource(train, device, cfg.weak_aug), TensorSource(test, device), true.to(device)
@@ -224,9 +242,9 @@ def load_data(cfg:TrainConfig, # the run
     return mk('train'), mk(test_split), None
 
 def eval_sources(cfg:TrainConfig, # the run
-                 root=None, # data folder
+                 root:str|Path|None=None, # data folder
                  device='cpu', # where batches go
-                 imagenet=None, # ILSVRC12 val folder (one folder per class) for WebVision's transfer test
+                 imagenet:str|Path|None=None, # ILSVRC12 val folder (one folder per class) for WebVision's transfer test
                  num_classes:int=50, # classes of the training set: ILSVRC12 keeps its first `num_classes` class folders
                 )->dict: # {'val': FileSource} with `select_on_val`, {'imagenet': FileSource} for WebVision with `imagenet`
     "The evaluation sets besides the test set: the clean validation split, and ILSVRC12 val (first 50 classes) for WebVision."
@@ -312,14 +330,15 @@ def lock_folder(path:Path)->int|None:
 class Trainer:
     "Two networks trained with DivideMix and the cleaner `cfg.cleaner`, checkpointed every epoch."
     def __init__(self, cfg:TrainConfig, # the run
-                 data=None, # data folder (None: the data set's default places)
+                 data:str|Path|None=None, # data folder (None: the data set's default places)
                  out='runs/run', # output folder: metrics.csv, checkpoint.pt, the noise file
-                 device=None, # 'cuda', 'cpu', ... (None: CUDA when available)
+                 device:str|torch.device|None=None, # 'cuda', 'cpu', ... (None: CUDA when available)
                  resume=False, # continue from `out/checkpoint.pt`
                  download=False, # allow torchvision to download a small data set
                  verbose=True, # progress bars and one line per epoch
-                 imagenet=None, # WebVision: ILSVRC12 val folder for the transfer test (None: `<data>/imagenet/val` if present)
+                 imagenet:str|Path|None=None, # WebVision: ILSVRC12 val folder for the transfer test (None: `<data>/imagenet/val` if present)
                  overwrite=False, # replace a run already in `out` (its checkpoint, metrics and noise file)
+                 allow_pickle=False, # noise_mode='human': open the CIFAR-N label file (a pickle; only label arrays are admitted)
                 ):
         self.cfg, self.out, self.verbose, self._lock = cfg, Path(out), verbose, None
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
@@ -332,7 +351,7 @@ class Trainer:
         except OSError as e: raise ValueError(f"out={str(out)!r}: the folder is not writable ({e.strerror})") from None
         try:
             self._lock = lock_folder(self.out)
-            self._setup(data, resume, download, imagenet, overwrite)
+            self._setup(data, resume, download, imagenet, overwrite, allow_pickle)
         except BaseException:
             self.release()
             if made and not any(self.out.iterdir()): self.out.rmdir()  # leave nothing behind when setup fails
@@ -343,18 +362,18 @@ class Trainer:
         if getattr(self, '_lock', None) is not None: os.close(self._lock); self._lock = None
     def __del__(self): self.release()
 
-    def _setup(self, data, resume, download, imagenet, overwrite):
+    def _setup(self, data, resume, download, imagenet, overwrite, allow_pickle):
         cfg = self.cfg
         if not resume and self.ckpt.exists():
             if not overwrite:
                 raise RunExistsError(f"out={str(self.out)!r} already holds a run ({epochs_done(self.out)} epoch(s) done): resume it (--resume), "
                                      "replace it (--overwrite), or choose another --out")
-            for f in ('checkpoint.pt', 'metrics.csv', 'result.json', 'auc.png', 'samples.csv', 'samples.npz',
-                      noise_file_name(cfg.noise_rate, cfg.noise_mode)):
+            noise_file = () if cfg.noise_mode in ('real', 'human') else (noise_file_name(cfg.noise_rate, cfg.noise_mode),)
+            for f in ('checkpoint.pt', 'metrics.csv', 'result.json', 'auc.png', 'samples.csv', 'samples.npz', *noise_file):
                 (self.out/f).unlink(missing_ok=True)
         saved = self._load_checkpoint() if resume else None
         seed_everything(cfg.seed)
-        self.train, self.test, true = load_data(cfg, data, self.device, noise_dir=self.out, download=download)
+        self.train, self.test, true = load_data(cfg, data, self.device, noise_dir=self.out, download=download, allow_pickle=allow_pickle)
         self.data_id = self.train.fingerprint()
         if imagenet is None and cfg.dataset == 'webvision' and data is not None and (Path(data)/'imagenet'/'val').is_dir():
             imagenet = Path(data)/'imagenet'/'val'
@@ -438,7 +457,7 @@ def ce_epoch(self:Trainer, net, opt,
 @torch.no_grad()
 def eval_pass(self:Trainer, k:int,
               idx:torch.Tensor|None=None, # training indices to score (None: all, in index order)
-              net=None, # the network to score with (None: network k)
+              net:torch.nn.Module|None=None, # the network to score with (None: network k)
              )->dict:
     "Per-sample loss, softmax and backbone features of network `k` over the training samples `idx`, in that order."
     net, out = self.nets[k] if net is None else net, []
@@ -453,8 +472,8 @@ def eval_pass(self:Trainer, k:int,
 @patch
 @torch.no_grad()
 def evaluate(self:Trainer,
-             source=None, # a source with labels (None: the test set)
-             nets=None, # networks whose logits are summed (None: the two current ones; one network scores alone)
+             source:TensorSource|FileSource|None=None, # a source with labels (None: the test set)
+             nets:list|None=None, # networks whose logits are summed (None: the two current ones; one network scores alone)
              protos:bool=True, # also the nearest-prototype accuracy of each CPC cleaner (the current networks only)
             )->dict: # top1, top5 of the summed logits; proto_acc_cpc_agn / _awr (mean of the two networks' prototypes)
     "Top-1 and top-5 accuracy of the networks' summed logits, and the CPC prototypes as classifiers (section 5.3)."

@@ -146,3 +146,23 @@ def test_resume_continues_a_killed_run(fmnist_dir, tmp_path, capsys, monkeypatch
     assert code == 2 and 'lr' in err, err
     assert cli_exit(argv + ['--out', str(tmp_path/'killed'), '--resume'], capsys)[0] == 0
     assert rows(tmp_path/'killed') == rows(tmp_path/'full')
+
+def test_cifar_n_run(tmp_path, capsys):
+    "A CIFAR-N preset on a CIFAR fixture with a human-label file in the real format: opt-in, key check, a real run."
+    from cpc.data import write_cifar_fixture, load_dataset
+    from cpc.noise import write_human_fixture, noise_report
+    data = write_cifar_fixture(tmp_path/'data', 'cifar10', n_train=60, n_test=20)
+    true = load_dataset('cifar10', data).labels
+    write_human_fixture(data, 'cifar10', true, rate=0.4)
+    argv = ['--preset', 'cifar10n-worst', '--data', str(data), '--model', 'small_cnn', '--epochs', '2', '--warmup_epochs', '1',
+            '--strong_aug', 'False'] + TINY
+    code, _, err = cli_exit(argv + ['--out', str(tmp_path/'a')], capsys)
+    assert code == 2 and 'allow_pickle' in err, err
+    code, _, err = cli_exit(argv + ['--out', str(tmp_path/'b'), '--human_key', 'noisy_label'], capsys)
+    assert code == 2 and "expected one of ('aggre_label', 'random_label1'" in err, err
+    code, stdout, err = cli_exit(argv + ['--out', str(tmp_path/'c'), '--allow_pickle'], capsys)
+    assert code == 0, err
+    assert [r['epoch'] for r in rows(tmp_path/'c')] == ['0', '1']
+    t = Trainer(PRESETS['cifar10n-worst'].config, data=data, out=tmp_path/'d', device='cpu', verbose=False, allow_pickle=True)
+    assert t.noise.rate == noise_report(true, t.train.labels, 10).rate > 0.2  # the human labels, checked against CIFAR's
+    t.release()
