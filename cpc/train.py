@@ -65,6 +65,7 @@ class TrainConfig:
     cpc_epochs:int=1             # CPC passes over the cached features per epoch
     precision:str='auto'         # 'bf16' (autocast; BatchNorm and losses stay float32), 'fp32', or 'auto': bf16 on CUDA only
     channels_last:str='auto'     # 'on', 'off', or 'auto': on for CUDA only
+    compile:bool=False           # torch.compile each network in place (see bench/bench_compile.py for when it pays)
     eval_batch_size:int=1024     # batch size of the eval pass and the test
     num_workers:int=4            # DataLoader workers for the image-file data sets
 
@@ -409,7 +410,9 @@ class Trainer:
 
     def _make_net(self, K, in_ch):
         net = create_model(self.cfg.model, K, in_channels=in_ch, pretrained=self.cfg.pretrained).to(self.device)
-        return net.to(memory_format=torch.channels_last) if self.channels_last else net
+        if self.channels_last: net = net.to(memory_format=torch.channels_last)
+        if self.cfg.compile: net.compile()  # in place: parameters and state_dict keys stay those of the eager module
+        return net
 
     def _fwd(self, net, x):
         "Forward under the run's autocast and memory format; logits and features come back in float32."

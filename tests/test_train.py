@@ -104,6 +104,17 @@ def test_bf16_channels_last_on_cpu_stays_finite_and_learns(tmp_path):
     assert all(math.isfinite(r['test_acc']) for r in rows) and rows[-1]['test_acc'] > 0.3  # 10 classes: chance is 0.1 (fp32 ends at 0.478 here, bf16 at 0.474)
     assert 0 <= rows[-1]['auc_gmm_agn'] <= 1
 
+def test_compile_trains_and_checkpoints_like_eager(fmnist_dir, tmp_path):
+    "compile=True compiles each network in place: same parameters and checkpoint keys as eager, and a run that finishes."
+    cfgs = [TrainConfig(**(SMALL | dict(epochs=1, compile=c))) for c in (False, True)]
+    eager, comp = (Trainer(c, data=fmnist_dir, out=tmp_path/str(c.compile), device='cpu', verbose=False) for c in cfgs)
+    assert comp.nets[0]._compiled_call_impl is not None and eager.nets[0]._compiled_call_impl is None
+    assert list(comp.nets[0].state_dict()) == list(eager.nets[0].state_dict())
+    for a, b in zip(eager.nets[0].parameters(), comp.nets[0].parameters()): assert torch.equal(a, b)  # same seed, same weights
+    rows = comp.fit()
+    assert [r['epoch'] for r in rows] == [0] and math.isfinite(rows[0]['test_acc']) and (tmp_path/'True'/'checkpoint.pt').is_file()
+    eager.release()
+
 def test_precision_defaults_follow_the_device(fmnist_dir, tmp_path):
     tr = Trainer(TrainConfig(epochs=1, **SMALL), data=fmnist_dir, out=tmp_path, device='cpu', verbose=False)
     assert not tr.bf16 and not tr.channels_last
