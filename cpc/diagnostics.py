@@ -9,6 +9,7 @@ from pathlib import Path
 from collections.abc import Mapping
 import numpy as np
 import torch
+from scipy.special import rel_entr
 from scipy.stats import ks_2samp
 from sklearn.metrics import roc_auc_score
 import matplotlib.pyplot as plt
@@ -149,7 +150,7 @@ def bernoulli_kl(q_gmm, # GMM clean probability q(z'=0) per sample
     for name, a in (('q_gmm', p), ('q_cpc', q)):
         if len(a) and (a.min() < 0 or a.max() > 1): raise ValueError(f"{name} must be probabilities in [0, 1], got range [{a.min():.3g}, {a.max():.3g}]")
     p, q = np.clip(p, eps, 1 - eps), np.clip(q, eps, 1 - eps)
-    return float(np.mean(p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q))))
+    return float(np.mean(rel_entr(p, q) + rel_entr(1 - p, 1 - q)))  # rel_entr(a, b) = a log(a / b)
 
 def agreement(q_gmm, # GMM clean probability q(z'=0) per sample
               q_cpc, # CPC clean probability q(z=0) per sample

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
+from sklearn.metrics import confusion_matrix
 from .data import FMNIST_CLASSES, atomic_write
 
 # %% auto #0
@@ -204,7 +205,7 @@ def noise_report(clean,           # true labels
     c, y = _label_array(clean, num_classes, 'clean labels'), _label_array(noisy, num_classes, 'noisy labels')
     if len(c) != len(y): raise ValueError(f"clean and noisy labels differ in length: {len(c)} vs {len(y)}")
     if len(c) == 0: raise ValueError("noise_report needs at least one label, got 0")
-    counts = np.bincount(c * num_classes + y, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+    counts = confusion_matrix(c, y, labels=np.arange(num_classes))  # rows: true class, columns: given label
     rows = counts.sum(1, keepdims=True)
     transition = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
     return NoiseReport(float((c != y).mean()), transition, counts)
