@@ -124,8 +124,8 @@ def _paper_presets()->dict:
     cfgs |= {'clothing1m': CLOTHING1M, 'webvision': WEBVISION}
     out = {}
     for name, cfg in cfgs.items():
-        table, cell, ours, *_ = PAPER_RESULTS[name]  # a PaperResult unpacks like a tuple
-        out[name] = Preset(cfg, f"{table}, {cell}: DivideMix + {cfg.cleaner}{' (AugDMix views)' if cfg.strong_aug else ''}; paper {ours:.2f}")
+        r = PAPER_RESULTS[name]
+        out[name] = Preset(cfg, f"{r.table}, {r.cell}: DivideMix + {cfg.cleaner}{' (AugDMix views)' if cfg.strong_aug else ''}; paper {r.cpc:.2f}")
     for m, r in FMNIST_LAMBDA_U:
         cfg = fmnist_config(m, r)
         out[preset_name('fmnist', m, r)] = Preset(cfg, f"CPU track, Fashion-MNIST {m} {round(r * 100)}%: cnn_fc, 2,000 images, no augmentation, "
