@@ -287,16 +287,20 @@ def load_human_labels(path,                   # CIFAR-10_human.pt or CIFAR-100_h
     return torch.from_numpy(_label_array(data[key], name=f'{path}[{key!r}]'))
 
 # %% ../nbs/01_noise.ipynb #c38eb162
-HUMAN_LABELS = {  # data set -> (CIFAR-N file in the data folder, the keys that hold a set of training labels)
-    'cifar10': ('CIFAR-10_human.pt', ('aggre_label', 'random_label1', 'random_label2', 'random_label3', 'worse_label')),
-    'cifar100': ('CIFAR-100_human.pt', ('noisy_label',))}
+HUMAN_LABELS = {  # data set -> (CIFAR-N file in the data folder, the keys that hold a set of training labels, K)
+    'cifar10': ('CIFAR-10_human.pt', ('aggre_label', 'random_label1', 'random_label2', 'random_label3', 'worse_label'), 10),
+    'cifar100': ('CIFAR-100_human.pt', ('noisy_label',), 100)}
+
+def _human_entry(dataset:str)->tuple:
+    "`HUMAN_LABELS[dataset]`, or ValueError naming the data sets that have CIFAR-N labels."
+    if dataset not in HUMAN_LABELS: raise ValueError(f"human labels exist for {tuple(HUMAN_LABELS)}, not for dataset={dataset!r}")
+    return HUMAN_LABELS[dataset]
 
 def check_human_key(dataset:str, # 'cifar10' or 'cifar100'
                     key:str, # a label set of that data set's CIFAR-N file
                    )->str:
     "Return `key` if `dataset`'s CIFAR-N file has a label set of that name, else raise ValueError naming the valid ones."
-    if dataset not in HUMAN_LABELS: raise ValueError(f"human labels exist for {tuple(HUMAN_LABELS)}, not for dataset={dataset!r}")
-    file, keys = HUMAN_LABELS[dataset]
+    file, keys, _ = _human_entry(dataset)
     if key not in keys: raise ValueError(f"human_key={key!r} is not a label set of {file}: expected one of {keys}")
     return key
 
@@ -307,12 +311,10 @@ def write_human_fixture(root, # folder to write the file into (the CIFAR data fo
                         seed:int=0,
                        )->Path: # the file written
     "Write a CIFAR-N label file in the real format: `clean_label` and every key of `HUMAN_LABELS[dataset]`."
-    check_human_key(dataset, HUMAN_LABELS[dataset][1][0]); _check_rate(rate)
-    y, K, rng = _label_array(labels), 10 if dataset == 'cifar10' else 100, np.random.default_rng(seed)
+    file, keys, K = _human_entry(dataset)
+    _check_rate(rate)
+    y, rng = _label_array(labels, K), np.random.default_rng(seed)
     out = {'clean_label': y}
-    for key in HUMAN_LABELS[dataset][1]:
-        out[key] = np.where(rng.random(len(y)) < rate, (y + rng.integers(1, K, len(y))) % K, y)
-    path = Path(root)/HUMAN_LABELS[dataset][0]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(out, path)
-    return path
+    for key in keys: out[key] = np.where(rng.random(len(y)) < rate, (y + rng.integers(1, K, len(y))) % K, y)
+    with atomic_write(Path(root)/file) as tmp: torch.save(out, tmp)
+    return Path(root)/file

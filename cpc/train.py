@@ -205,7 +205,7 @@ FILE_SETUP = {  # name -> (data set class, test split, crop size, resize)
 
 def _human_labels(cfg, root, train, allow_pickle)->torch.Tensor:
     "The CIFAR-N label set `cfg.human_key` from the data folder, checked against the training set it labels."
-    file = Path(root if root is not None else '.')/HUMAN_LABELS[cfg.dataset][0]
+    file = Path(root)/HUMAN_LABELS[cfg.dataset][0]  # root is set: the CIFAR loaders need it
     y = load_human_labels(file, cfg.human_key, allow_pickle)
     if len(y) != len(train) or not 0 <= int(y.min()) <= int(y.max()) < train.num_classes:
         raise ValueError(f"{file}[{cfg.human_key!r}]: {len(y)} labels in [{int(y.min())}, {int(y.max())}]; expected "
