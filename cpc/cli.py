@@ -306,9 +306,11 @@ def main(argv:list|None=None, # command-line arguments (None: `sys.argv[1:]`)
         print(f"cpc_train: error: {e if isinstance(e, TrainingError) else f'{one_line(e)}; last good checkpoint: {last}'}",
               file=sys.stderr)
         return 1
-    plt.close(plot_auc_curves(Path(out)/'metrics.csv', Path(out)/'auc.png'))  # the paper's Fig. 3 for this run
-    print(f"done: {len(history)} epochs, final test_acc {history[-1]['test_acc']:.4f}; "
-          f"metrics.csv, checkpoint.pt and auc.png in {out}")
+    if trainer.rank == 0:  # under torchrun, rank 0 writes the files and reports
+        plt.close(plot_auc_curves(Path(out)/'metrics.csv', Path(out)/'auc.png'))  # the paper's Fig. 3 for this run
+        print(f"done: {len(history)} epochs, final test_acc {history[-1]['test_acc']:.4f}; "
+              f"metrics.csv, checkpoint.pt and auc.png in {out}")
+    if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
     return 0
 
 def cpc_train()->int:

@@ -17,8 +17,8 @@ except ImportError: fcntl = None
 # %% auto #0
 __all__ = ['SMALL_DATASETS', 'FILE_DATASETS', 'VAL_SPLITS', 'log', 'FILE_SETUP', 'CPC_CLEANERS', 'METRIC_COLUMNS',
            'SAMPLES_CSV_MAX', 'CHECKPOINT_KEYS', 'TrainConfig', 'TensorSource', 'FileSource', 'load_data',
-           'eval_sources', 'balanced_sample', 'TrainingError', 'gather', 'seed_everything', 'RunExistsError',
-           'RunLockedError', 'epochs_done', 'lock_folder', 'Trainer', 'format_row']
+           'eval_sources', 'balanced_sample', 'TrainingError', 'seed_everything', 'RunExistsError', 'RunLockedError',
+           'epochs_done', 'lock_folder', 'Trainer', 'format_row']
 
 # %% ../nbs/07_train.ipynb #9614c655
 SMALL_DATASETS = ('cifar10', 'cifar100', 'fashion_mnist')  # held on the device as uint8 tensors
@@ -135,9 +135,21 @@ from .gmm import LossHistory
 from .cleaner import CleanerBank, CLEANERS
 from .mixmatch import dividemix_targets, mixmatch_mix, semi_loss, prior_penalty, neg_entropy
 from .diagnostics import cleaner_metrics, bernoulli_kl, agreement
+from .distributed import (init_distributed, rank_share, gather_rows, all_sum, barrier, broadcast_object,
+                             gather_objects, sync_buffers)
 
 # %% ../nbs/07_train.ipynb #71961be0
 log = logging.getLogger('cpc.train')
+
+def _global_batches(idx, batch_size, generator, share):
+    """Batches of `idx` (shuffled when `generator` is given); with `share=(rank, world)` and world > 1 only this rank's
+    contiguous share of each, and a last batch too small to give every rank two samples (BatchNorm needs them) is dropped."""
+    if generator is not None: idx = idx[torch.randperm(len(idx), generator=generator, device=generator.device).to(idx.device)]
+    rank, world = share
+    for s in range(0, len(idx), batch_size):
+        b = idx[s:s+batch_size]
+        if world == 1: yield b
+        elif len(b) >= 2 * world: yield rank_share(b, rank, world)
 
 class TensorSource:
     "A data set held on `device` as uint8 images; views are made batched on the device (`weak=False`: weak views are plain)."
@@ -157,14 +169,16 @@ class TensorSource:
         if kind == 'weak': return weak_augment(x, m, s, generator=generator)
         return strong_augment(x, m, s, generator=generator)
 
-    def batches(self, idx, kinds, batch_size, generator:torch.Generator|None=None):
+    def batches(self, idx, kinds, batch_size,
+                generator:torch.Generator|None=None, # shuffles `idx` (None: keep its order); also draws the views
+                share:tuple=(0, 1), # (rank, world): yield this rank's share of each global batch (see `_global_batches`)
+                view_generator:torch.Generator|None=None, # draws the augmented views instead of `generator`
+               ):
         "Yield `(idx_batch, [view, ...])` over `idx`, shuffled when a generator is given."
-        idx = idx.to(self.device)
-        if generator is not None: idx = idx[torch.randperm(len(idx), generator=generator, device=generator.device).to(self.device)]
-        for s in range(0, len(idx), batch_size):
-            b = idx[s:s+batch_size]
+        vg = generator if view_generator is None else view_generator
+        for b in _global_batches(idx.to(self.device), batch_size, generator, share):
             x = self.data.images[b]
-            yield b, [self.view(x, k, generator) for k in kinds]
+            yield b, [self.view(x, k, vg) for k in kinds]
 
 # %% ../nbs/07_train.ipynb #d9290315
 class _Views(torch.utils.data.Dataset):
@@ -188,11 +202,13 @@ class FileSource:
         "SHA-1 of the file keys and labels: what a checkpoint records to refuse resuming on other data."
         return hashlib.sha1('\n'.join(map(str, self.ds.keys)).encode() + self.labels.cpu().numpy().tobytes()).hexdigest()
 
-    def batches(self, idx, kinds, batch_size, generator:torch.Generator|None=None):
+    def batches(self, idx, kinds, batch_size,
+                generator:torch.Generator|None=None, # shuffles `idx` (None: keep its order)
+                share:tuple=(0, 1), # (rank, world): this rank's share of each global batch (see `_global_batches`)
+                view_generator:torch.Generator|None=None, # unused: DataLoader workers draw the views
+               ):
         "Yield `(idx_batch, [view, ...])` over `idx`, shuffled when a generator is given."
-        idx = idx.cpu()
-        if generator is not None: idx = idx[torch.randperm(len(idx), generator=generator, device=generator.device).cpu()]
-        chunks = [idx[s:s+batch_size].tolist() for s in range(0, len(idx), batch_size)]
+        chunks = [b.tolist() for b in _global_batches(idx.cpu(), batch_size, generator, share)]
         dl = torch.utils.data.DataLoader(_Views(self.ds, [self.tfms[k] for k in kinds]), batch_sampler=chunks,
                                          num_workers=self.num_workers, pin_memory=self.device.type == 'cuda')
         for b, *views in dl:
@@ -274,10 +290,6 @@ def balanced_sample(labels:torch.Tensor, # (N,) given labels
 class TrainingError(RuntimeError):
     "Training cannot go on (a non-finite loss); the message names the epoch and the last good checkpoint."
 
-def gather(t:torch.Tensor)->torch.Tensor:
-    "All-gather an eval-pass tensor across ranks; a single process returns it unchanged."
-    return t
-
 def _autocast(device, bf16:bool):
     "bf16 autocast on `device` when `bf16`, else a no-op context."
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
@@ -341,17 +353,19 @@ class Trainer:
                  overwrite=False, # replace a run already in `out` (its checkpoint, metrics and noise file)
                  allow_pickle=False, # noise_mode='human': open the CIFAR-N label file (a pickle; only label arrays are admitted)
                 ):
-        self.cfg, self.out, self.verbose, self._lock = cfg, Path(out), verbose, None
-        self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-        if self.device.type == 'cuda' and not torch.cuda.is_available():
-            raise ValueError(f"device={str(self.device)!r}: CUDA is not available on this machine; expected 'cpu'")
+        self.cfg, self.out, self._lock = cfg, Path(out), None
+        device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        if device.type == 'cuda' and not torch.cuda.is_available():
+            raise ValueError(f"device={str(device)!r}: CUDA is not available on this machine; expected 'cpu'")
+        self.rank, self.world, self.device = init_distributed(device)  # (0, 1, device) without torchrun
+        self.verbose = verbose and self.rank == 0
         self.ckpt, made = self.out/'checkpoint.pt', not self.out.exists()
         try: self.out.mkdir(parents=True, exist_ok=True)
         except OSError as e: raise ValueError(f"out={str(out)!r}: cannot create the output folder ({e.strerror})") from None
         try: tempfile.TemporaryFile(dir=self.out).close()  # a real write: os.access says yes to root on read-only folders
         except OSError as e: raise ValueError(f"out={str(out)!r}: the folder is not writable ({e.strerror})") from None
         try:
-            self._lock = lock_folder(self.out)
+            if self.rank == 0: self._lock = lock_folder(self.out)
             self._setup(data, resume, download, imagenet, overwrite, allow_pickle)
         except BaseException:
             self.release()
@@ -370,11 +384,15 @@ class Trainer:
                 raise RunExistsError(f"out={str(self.out)!r} already holds a run ({epochs_done(self.out)} epoch(s) done): resume it (--resume), "
                                      "replace it (--overwrite), or choose another --out")
             noise_file = () if cfg.noise_mode in ('real', 'human') else (noise_file_name(cfg.noise_rate, cfg.noise_mode),)
-            for f in ('checkpoint.pt', 'metrics.csv', 'result.json', 'auc.png', 'samples.csv', 'samples.npz', *noise_file):
-                (self.out/f).unlink(missing_ok=True)
+            barrier()  # every rank has looked before rank 0 deletes
+            if self.rank == 0:
+                for f in ('checkpoint.pt', 'metrics.csv', 'result.json', 'auc.png', 'samples.csv', 'samples.npz', *noise_file):
+                    (self.out/f).unlink(missing_ok=True)
         saved = self._load_checkpoint() if resume else None
         seed_everything(cfg.seed)
+        if self.rank > 0: barrier()  # rank 0 writes the noise file first; the others then read it
         self.train, self.test, true = load_data(cfg, data, self.device, noise_dir=self.out, download=download, allow_pickle=allow_pickle)
+        if self.rank == 0: barrier()
         self.data_id = self.train.fingerprint()
         if imagenet is None and cfg.dataset == 'webvision' and data is not None and (Path(data)/'imagenet'/'val').is_dir():
             imagenet = Path(data)/'imagenet'/'val'
@@ -392,10 +410,15 @@ class Trainer:
                                   epochs=cfg.cpc_epochs, alpha_p=cfg.alpha_p, momentum=cfg.momentum,
                                   weight_decay=cfg.weight_decay, device=self.device) for k, n in enumerate(self.nets)]
         self.loss_hist = [LossHistory(5), LossHistory(5)]
-        self.gen = torch.Generator(self.device).manual_seed(cfg.seed)
+        self.gen = torch.Generator(self.device).manual_seed(cfg.seed)  # shuffles and samples: the same on every rank
+        # draws the augmented views and the mixing; one process shares `gen`, so its random stream is that of a plain run
+        self.view_gen = self.gen if self.world == 1 else torch.Generator(self.device).manual_seed(cfg.seed + 7919 * (self.rank + 1))
         self.best = [dict(acc=-1., epoch=-1, net=None) for _ in self.nets]  # best-validation weights (`select_on_val`)
         self.history, self.start_epoch = [], 0
         if saved is not None: self._restore(saved)
+        self.ddp = self.nets if self.world == 1 else [  # the wrappers train; `nets` hold the weights (and checkpoint keys)
+            torch.nn.parallel.DistributedDataParallel(n, device_ids=[self.device] if self.device.type == 'cuda' else None)
+            for n in self.nets]
         if self.verbose and cfg.warmup_epochs == cfg.epochs:
             print(f"warmup_epochs = epochs = {cfg.epochs}: plain cross-entropy training, no cleaner will run")
 
@@ -419,6 +442,14 @@ class Trainer:
         if self.channels_last: x = x.contiguous(memory_format=torch.channels_last)
         with _autocast(self.device, self.bf16): logits, feats = net(x)
         return logits.float(), feats.float()
+
+    def _trained(self, net):
+        "The module whose forward trains `net`: its DistributedDataParallel wrapper when `net` is one of the run's networks."
+        return next((d for n, d in zip(self.nets, self.ddp) if n is net), net)
+
+    def _train_batches(self, idx, kinds, batch_size):
+        "This rank's share of each reshuffled global batch of `idx` (all of it on one process), with its views."
+        return self.train.batches(idx, kinds, batch_size, self.gen, share=(self.rank, self.world), view_generator=self.view_gen)
 
     def _bar(self, it, total, desc):
         return tqdm(it, total=total, desc=desc, leave=False, disable=not self.verbose)
@@ -445,11 +476,10 @@ def ce_epoch(self:Trainer, net, opt,
     "One cross-entropy pass of `net` over the weak views of the training samples `idx` (the warm-up step; also `cross_val_outputs`)."
     cfg = self.cfg
     net.train()
-    n = math.ceil(len(idx) / cfg.warmup_batch)
+    n, fwd = math.ceil(len(idx) / cfg.warmup_batch), self._trained(net)
     total = torch.zeros((), device=self.device)
-    batches = self.train.batches(idx, ('weak',), cfg.warmup_batch, self.gen)
-    for b, (x,) in self._bar(batches, n, desc):
-        logits, _ = self._fwd(net, x)
+    for b, (x,) in self._bar(self._train_batches(idx, ('weak',), cfg.warmup_batch), n, desc):
+        logits, _ = self._fwd(fwd, x)
         loss = F.cross_entropy(logits, self.train.labels[b])
         if cfg.neg_entropy: loss = loss + neg_entropy(logits)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
@@ -462,14 +492,14 @@ def eval_pass(self:Trainer, k:int,
               idx:torch.Tensor|None=None, # training indices to score (None: all, in index order)
               net:torch.nn.Module|None=None, # the network to score with (None: network k)
              )->dict:
-    "Per-sample loss, softmax and backbone features of network `k` over the training samples `idx`, in that order."
+    "Per-sample loss, softmax and backbone features of network `k` over the training samples `idx`, in that order (each rank scores its part; all get all)."
     net, out = self.nets[k] if net is None else net, []
     net.eval()
     idx = torch.arange(len(self.train), device=self.device) if idx is None else idx
-    for b, (x,) in self.train.batches(idx, ('plain',), self.cfg.eval_batch_size):
+    for b, (x,) in self.train.batches(rank_share(idx, self.rank, self.world), ('plain',), self.cfg.eval_batch_size):
         logits, feats = self._fwd(net, x)
         out.append((F.cross_entropy(logits, self.train.labels[b], reduction='none'), logits.softmax(1), feats))
-    losses, probs, feats = (gather(torch.cat(o)) for o in zip(*out))
+    losses, probs, feats = (gather_rows(torch.cat(o)) for o in zip(*out))
     return dict(idx=idx, losses=losses, probs=probs, features=feats)
 
 @patch
@@ -484,21 +514,21 @@ def evaluate(self:Trainer,
     for n in nets: n.eval()
     use = [c for c in CPC_CLEANERS if protos and nets is self.nets and all(b[c].num_updates for b in self.banks)]
     hits = torch.zeros(2 + len(use), device=self.device)
-    for b, (x,) in src.batches(torch.arange(len(src)), ('plain',), self.cfg.eval_batch_size):
+    for b, (x,) in src.batches(rank_share(torch.arange(len(src)), self.rank, self.world), ('plain',), self.cfg.eval_batch_size):
         logits, feats = zip(*(self._fwd(n, x) for n in nets))
         y = src.labels[b]
         top = sum(logits).topk(min(5, self.num_classes), 1).indices
         hits[0] += (top[:, 0] == y).sum(); hits[1] += (top == y[:, None]).any(1).sum()
         for j, c in enumerate(use):
             hits[2 + j] += sum((bank[c].predict(f).to(y.device) == y).sum() for bank, f in zip(self.banks, feats)) / 2
-    acc = (hits / len(src)).tolist()
+    acc = (all_sum(hits) / len(src)).tolist()
     return dict(top1=acc[0], top5=acc[1], **{f'proto_acc_{c}': acc[2 + use.index(c)] if c in use else math.nan
                                             for c in CPC_CLEANERS})
 
 # %% ../nbs/07_train.ipynb #aab0c5b6
-def _cycle(src, idx, kinds, batch_size, gen):
-    "Endless reshuffled batches of `idx` from `src`."
-    while True: yield from src.batches(idx, kinds, batch_size, gen)
+def _cycle(trainer, idx, kinds, batch_size):
+    "Endless reshuffled batches of `idx` (this rank's share of each)."
+    while True: yield from trainer._train_batches(idx, kinds, batch_size)
 
 @patch
 def ssl_epoch(self:Trainer, epoch:int, k:int,
@@ -514,15 +544,17 @@ def ssl_epoch(self:Trainer, epoch:int, k:int,
     w = torch.zeros(len(self.train), device=self.device)
     w[idx] = prob.to(self.device, torch.float32)  # clean probability by training index
     total = torch.zeros((), device=self.device)
-    if len(lab) == 0:
+    least = 1 if self.world == 1 else 2 * self.world  # several ranks: two samples per rank in a batch (BatchNorm)
+    if len(lab) < least:
         log.warning(f"epoch {epoch}: network {'AB'[k]} gets an empty labeled set; its SSL step is skipped")
         return total
+    if len(unl) < least: unl = unl[:0]
     if len(unl) == 0: log.warning(f"epoch {epoch}: network {'AB'[k]} gets an empty unlabeled set; training on L_x only")
     kinds = ('strong', 'strong', 'weak', 'weak') if cfg.strong_aug else ('weak', 'weak')
     guess_at = 2 if cfg.strong_aug else 0  # AugDMix: the weak views 3 and 4 guess and refine, the strong 1 and 2 are mixed
     n_batches, ramp_iter = math.ceil(len(lab) / cfg.batch_size), len(lab) // cfg.batch_size + 1  # DivideMix's num_iter
-    labeled = _cycle(self.train, lab, kinds, cfg.batch_size, self.gen)
-    unlabeled = _cycle(self.train, unl, kinds, cfg.batch_size, self.gen) if len(unl) else None
+    labeled = _cycle(self, lab, kinds, cfg.batch_size)
+    unlabeled = _cycle(self, unl, kinds, cfg.batch_size) if len(unl) else None
     net.train(); peer.eval()
     for i in self._bar(range(n_batches), n_batches, f'SSL {"AB"[k]}'):
         b, xv = next(labeled)
@@ -534,9 +566,9 @@ def ssl_epoch(self:Trainer, epoch:int, k:int,
             lx1, lx2 = (self._fwd(net, v)[0] for v in xv[guess_at:guess_at + 2])
             targets = dividemix_targets(lx1, lx2, self.train.labels[b], w[b], lu1, lu2, pu1, pu2, cfg.T)
         inputs = torch.cat([xv[0], xv[1], uv[0], uv[1]])
-        mixed, mixed_t, _ = mixmatch_mix(inputs, targets, cfg.alpha, generator=self.gen)
+        mixed, mixed_t, _ = mixmatch_mix(inputs, targets, cfg.alpha, generator=self.view_gen)
         if cfg.labeled_rows_only: mixed, mixed_t, nu = mixed[:2*nx], mixed_t[:2*nx], 0  # partners still come from all rows
-        logits = self._fwd(net, mixed)[0]
+        logits = self._fwd(self._trained(net), mixed)[0]
         Lx, Lu, w_u = semi_loss(logits[:2*nx], mixed_t[:2*nx], logits[2*nx:], mixed_t[2*nx:], cfg.lambda_u,
                                 epoch + i / ramp_iter, cfg.warmup_epochs)
         loss = Lx + prior_penalty(logits) + (w_u * Lu if nu else 0.)
@@ -573,6 +605,10 @@ def clean_step(self:Trainer, epoch:int)->list:
         hist = self.loss_hist[k] if self.cfg.loss_history else None
         q = self.banks[k].step(ev['losses'], self.train.labels[ev['idx']], ev['probs'], ev['features'],
                                lr=self.cfg.lr_at(epoch), history=hist)
+        if self.world > 1:  # every rank fitted the same tensors with the same seeds; rank 0's result settles any float drift
+            q, bank = broadcast_object((q, self.banks[k].state_dict()))
+            q = {c: v.to(self.device) for c, v in q.items()}
+            self.banks[k].load_state_dict(bank)
         conf, pred = ev['probs'].max(1)
         proto = self.banks[k]['cpc' + self.cfg.cleaner[3:]].predict(ev['features'])  # the CPC of the run's GMM family
         self.samples.append(dict(idx=ev['idx'], q=q, loss=ev['losses'], pred=pred, conf=conf, proto=proto))  # for `write_samples`
@@ -626,7 +662,8 @@ def run_epoch(self:Trainer, epoch:int)->dict:
         # co-divide: network A trains on B's sample, split and clean probabilities, and vice versa
         loss = sum(self.ssl_epoch(epoch, k, splits[1 - k][1], splits[1 - k][2], splits[1 - k][0]) for k in range(2))
         row.update(labeled_a=int(splits[1][2].sum()), labeled_b=int(splits[0][2].sum()))
-    if not torch.isfinite(loss): self.fail(epoch, 'training loss')
+    for n in self.nets: sync_buffers(n)  # rank 0's BatchNorm statistics everywhere (several processes)
+    if not torch.isfinite(all_sum(loss)): self.fail(epoch, 'training loss')
     test = self.evaluate()
     row.update(test_acc=test['top1'], test_top5=test['top5'], **{k: v for k, v in test.items() if k.startswith('proto')})
     if 'imagenet' in self.extra:
@@ -693,12 +730,15 @@ def state_dict(self:Trainer)->dict:
     return dict(config=asdict(self.cfg), history=self.history, rng=_rng_state(self.gen),
                 nets=[n.state_dict() for n in self.nets], opts=[o.state_dict() for o in self.opts],
                 banks=[b.state_dict() for b in self.banks], loss_hist=[h.state_dict() for h in self.loss_hist],
-                best=self.best, data_id=self.data_id)
+                best=self.best, data_id=self.data_id, world_size=self.world,
+                view_rng=[] if self.world == 1 else gather_objects(self.view_gen.get_state()))
 
 @patch
 def save(self:Trainer):
-    "Write the checkpoint and `metrics.csv` atomically."
-    with atomic_write(self.ckpt) as tmp: torch.save(self.state_dict(), tmp)
+    "Write the checkpoint and `metrics.csv` atomically (rank 0; every rank must call it)."
+    state = self.state_dict()
+    if self.rank > 0: return
+    with atomic_write(self.ckpt) as tmp: torch.save(state, tmp)
     self.write_samples()
     with atomic_write(self.out/'metrics.csv') as tmp, open(tmp, 'w', newline='') as f:
         w = csv.DictWriter(f, METRIC_COLUMNS)
@@ -728,6 +768,10 @@ def _load_checkpoint(self:Trainer)->dict:
 @patch
 def _restore(self:Trainer, saved:dict):
     "Load a checkpoint's state into the freshly built trainer; refuse one written for other data."
+    if saved.get('world_size', 1) != self.world:
+        raise ValueError(f"resume: {self.ckpt} was written by a run of {saved.get('world_size', 1)} process(es), this one has "
+                         f"{self.world}; resume it with the same count (torchrun --nproc_per_node {saved.get('world_size', 1)}): "
+                         "the per-rank random streams and batch shares depend on it")
     if saved.get('data_id', self.data_id) != self.data_id:
         raise ValueError(f"resume: {self.ckpt} was written for other training data than the data found now "
                          "(different images or files); point --data at the copy the run started with, or start a new run")
@@ -743,6 +787,7 @@ def _restore(self:Trainer, saved:dict):
     self.history = saved['history']
     self.start_epoch = self.history[-1]['epoch'] + 1 if self.history else 0
     _set_rng_state(saved['rng'], self.gen)
+    if self.world > 1: self.view_gen.set_state(saved['view_rng'][self.rank])
 
 @patch
 def test_best(self:Trainer)->dict:
@@ -752,14 +797,14 @@ def test_best(self:Trainer)->dict:
     acc = self.evaluate(nets=nets, protos=False)
     res = dict(test_acc=acc['top1'], test_top5=acc['top5'], epoch_a=self.best[0]['epoch'], epoch_b=self.best[1]['epoch'],
                val_acc_a=self.best[0]['acc'], val_acc_b=self.best[1]['acc'])
-    (self.out/'result.json').write_text(json.dumps(res, indent=1))
+    if self.rank == 0: (self.out/'result.json').write_text(json.dumps(res, indent=1))
     return res
 
 @patch
 def fit(self:Trainer)->list:
     "Train from `start_epoch` to `cfg.epochs`, checkpointing every epoch; returns the metrics rows."
     cfg = self.cfg
-    if self._lock is None: self._lock = lock_folder(self.out)
+    if self._lock is None and self.rank == 0: self._lock = lock_folder(self.out)
     try:
         for epoch in tqdm(range(self.start_epoch, cfg.epochs), desc='epochs', initial=self.start_epoch,
                           total=cfg.epochs, disable=not self.verbose):
