@@ -133,3 +133,22 @@ def test_killed_rank_stops_the_job_and_resume_continues(fmnist256, tmp_path):
     res = torchrun(*cli, '--out', tmp_path/'killed', '--resume')
     assert res.returncode == 0, res.stderr[-3000:]
     assert metrics_rows(tmp_path/'killed') == metrics_rows(tmp_path/'full')
+
+def test_dataloader_data_set_two_processes(clothing1m_dir, tmp_path):
+    "The DataLoader path (Clothing1M's fixture, AugDMix views): two ranks train and end with the same weights."
+    p = script(tmp_path, 'c1m.py', '''
+        import hashlib, json, sys, torch
+        from cpc.train import Trainer, TrainConfig
+        cfg = TrainConfig(dataset='clothing1m', noise_mode='real', noise_rate=0., model='small_cnn', epochs=2, warmup_epochs=1,
+                          batch_size=8, eval_batch_size=16, num_workers=1, cleaner='cpc_agn', strong_aug=True, num_batches=2)
+        t = Trainer(cfg, data=sys.argv[1], out=sys.argv[2], device='cpu', verbose=False)
+        rows = t.fit()
+        h = hashlib.sha1(b''.join(v.numpy().tobytes() for n in t.nets for v in n.state_dict().values())).hexdigest()
+        open(f'{sys.argv[2]}/rank{t.rank}.json', 'w').write(json.dumps(dict(h=h, epochs=[r['epoch'] for r in rows],
+                                                                          labeled=len(t.samples[0]['q']['cpc_agn']))))
+        torch.distributed.destroy_process_group()
+        ''')
+    r = torchrun(p, clothing1m_dir, tmp_path/'run')
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = [json.loads((tmp_path/'run'/f'rank{k}.json').read_text()) for k in range(2)]
+    assert res[0] == res[1] and res[0]['epochs'] == [0, 1] and res[0]['labeled'] == 16  # the eval pass: 2 batches of 8
