@@ -171,7 +171,7 @@ class TensorSource:
 
     def batches(self, idx, kinds, batch_size,
                 generator:torch.Generator|None=None, # shuffles `idx` (None: keep its order); also draws the views
-                share:tuple=(0, 1), # (rank, world): yield this rank's share of each global batch (see `_global_batches`)
+                share:tuple=(0, 1), # (rank, world): only this rank's contiguous share of each global batch
                 view_generator:torch.Generator|None=None, # draws the augmented views instead of `generator`
                ):
         "Yield `(idx_batch, [view, ...])` over `idx`, shuffled when a generator is given."
@@ -204,7 +204,7 @@ class FileSource:
 
     def batches(self, idx, kinds, batch_size,
                 generator:torch.Generator|None=None, # shuffles `idx` (None: keep its order)
-                share:tuple=(0, 1), # (rank, world): this rank's share of each global batch (see `_global_batches`)
+                share:tuple=(0, 1), # (rank, world): only this rank's contiguous share of each global batch
                 view_generator:torch.Generator|None=None, # unused: DataLoader workers draw the views
                ):
         "Yield `(idx_batch, [view, ...])` over `idx`, shuffled when a generator is given."
