@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math
 import torch, torch.nn.functional as F
+import torchvision
 from torchvision import transforms
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
@@ -78,9 +79,19 @@ def weak_augment(x:torch.Tensor, # uint8 images (N, C, H, W), on any device
     return normalize(crop_flip(x, pad, flip, generator), mean, std)
 
 # %% ../nbs/02_augment.ipynb #ab782f44
-_AA = v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10)
-CIFAR10_POLICY = _AA._policies # 25 sub-policies of two (op name, probability, magnitude bin) triples
-_MAGNITUDES = v2.AutoAugment._AUGMENTATION_SPACE # op name -> (bins(num_bins, H, W), signed)
+def _torchvision_tables(aa=v2.AutoAugment)->tuple:
+    "torchvision's CIFAR-10 sub-policies and magnitude bins: private attributes, so their form is checked and a change fails loudly."
+    fix = (f"cpc.augment reads the AutoAugment tables of torchvision's v2.AutoAugment, and torchvision "
+           f"{torchvision.__version__} no longer has them in the form cpc was tested with (torchvision 0.29); "
+           "install torchvision<=0.29 or update cpc")
+    try: policy, space = aa(v2.AutoAugmentPolicy.CIFAR10)._policies, aa._AUGMENTATION_SPACE
+    except AttributeError as e: raise ImportError(f"{fix} ({e})") from None
+    ok = (len(policy) == 25 and all(len(ops) == 2 for ops in policy)
+          and all(n in space and n in _AA_OPS and 0 <= p <= 1 and (b is None or 0 <= b < 10) for ops in policy for n, p, b in ops)
+          and all(callable(f) and isinstance(s, bool) for f, s in space.values()))
+    if not ok: raise ImportError(f"{fix} (the CIFAR-10 policy is not 25 pairs of known operations)")
+    return policy, space
+
 _NEAREST = v2.InterpolationMode.NEAREST
 
 _AA_OPS = { # op name -> f(uint8 batch, signed magnitude), as torchvision's AutoAugment applies them
@@ -101,6 +112,7 @@ _AA_OPS = { # op name -> f(uint8 batch, signed magnitude), as torchvision's Auto
     'Equalize': lambda x, m: TF.equalize(x),
     'Invert': lambda x, m: TF.invert(x),
 }
+CIFAR10_POLICY, _MAGNITUDES = _torchvision_tables() # 25 sub-policies of two (op name, probability, magnitude bin); op name -> (bins(num_bins, H, W), signed)
 
 # %% ../nbs/02_augment.ipynb #64262c68
 def _draw_autoaugment(x:torch.Tensor, generator:torch.Generator|None=None)->tuple:
