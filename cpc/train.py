@@ -141,15 +141,18 @@ from .distributed import (init_distributed, rank_share, gather_rows, all_sum, ba
 # %% ../nbs/07_train.ipynb #71961be0
 log = logging.getLogger('cpc.train')
 
+def _least_batch(world:int)->int:
+    "Fewest samples a training batch needs: one on one process, two per rank on several (BatchNorm in train mode)."
+    return 1 if world == 1 else 2 * world
+
 def _global_batches(idx, batch_size, generator, share):
-    """Batches of `idx` (shuffled when `generator` is given); with `share=(rank, world)` and world > 1 only this rank's
-    contiguous share of each, and a last batch too small to give every rank two samples (BatchNorm needs them) is dropped."""
+    """Batches of `idx` (shuffled when `generator` is given); with `share=(rank, world)` only this rank's contiguous
+    share of each, and a last batch smaller than `_least_batch(world)` is dropped."""
     if generator is not None: idx = idx[torch.randperm(len(idx), generator=generator, device=generator.device).to(idx.device)]
     rank, world = share
     for s in range(0, len(idx), batch_size):
         b = idx[s:s+batch_size]
-        if world == 1: yield b
-        elif len(b) >= 2 * world: yield rank_share(b, rank, world)
+        if len(b) >= _least_batch(world): yield rank_share(b, rank, world)
 
 class TensorSource:
     "A data set held on `device` as uint8 images; views are made batched on the device (`weak=False`: weak views are plain)."
@@ -544,7 +547,7 @@ def ssl_epoch(self:Trainer, epoch:int, k:int,
     w = torch.zeros(len(self.train), device=self.device)
     w[idx] = prob.to(self.device, torch.float32)  # clean probability by training index
     total = torch.zeros((), device=self.device)
-    least = 1 if self.world == 1 else 2 * self.world  # several ranks: two samples per rank in a batch (BatchNorm)
+    least = _least_batch(self.world)
     if len(lab) < least:
         log.warning(f"epoch {epoch}: network {'AB'[k]} gets an empty labeled set; its SSL step is skipped")
         return total
