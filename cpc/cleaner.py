@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 import torch, torch.nn as nn, torch.nn.functional as F
+from .checks import as_tensor, check_labels, check_mask, check_probs, check_finite, check_losses, check_positive_int, check_fraction, check_choice
 from .models import ProjectionHead
 from .gmm import gmm_clean_prob, gmm_input, fit_clean_prob, LossHistory
 
@@ -14,59 +15,15 @@ from .gmm import gmm_clean_prob, gmm_input, fit_clean_prob, LossHistory
 __all__ = ['PROTO_INITS', 'CLEANERS', 'SYNTHETIC_MODES', 'pseudo_labels', 'prototype_logits', 'prototype_losses',
            'PrototypeCleaner', 'check_cleaner', 'CleanerBank', 'SyntheticCase', 'synthetic_case']
 
-# %% ../nbs/05_cpc.ipynb #a0e51592
-def _as_tensor(x, name:str, ndim:int)->torch.Tensor:
-    "`x` (tensor or numpy array) as a tensor with `ndim` dims; ValueError naming `name` otherwise."
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
-    if t.ndim != ndim: raise ValueError(f"{name} must have {ndim} dim(s), got shape {tuple(t.shape)}")
-    return t
-
-def _check_labels(labels, num_classes:int, n:int|None=None, name:str='labels')->torch.Tensor:
-    "`labels` as int64 (n,), every value in [0, num_classes)."
-    y = _as_tensor(labels, name, 1)
-    if y.is_floating_point() or y.dtype == torch.bool: raise ValueError(f"{name} must be integers, got dtype {y.dtype}")
-    y = y.long()
-    if n is not None and len(y) != n: raise ValueError(f"{name} has length {len(y)}, expected {n} (one per sample)")
-    bad = (y < 0) | (y >= num_classes)
-    if bad.any(): raise ValueError(f"{name} must lie in [0, {num_classes}), got {y[bad][0].item()}")
-    return y
-
-def _check_mask(mask, n:int, name:str)->torch.Tensor:
-    "`mask` as a bool (n,) tensor."
-    m = _as_tensor(mask, name, 1)
-    if m.dtype != torch.bool: raise ValueError(f"{name} must be a boolean mask, got dtype {m.dtype}")
-    if len(m) != n: raise ValueError(f"{name} has length {len(m)}, expected {n} (one per sample)")
-    return m
-
-def _check_probs(probs, n:int, num_classes:int)->torch.Tensor:
-    "`probs` as a float32 (n, num_classes) tensor."
-    p = _as_tensor(probs, 'probs', 2)
-    if tuple(p.shape) != (n, num_classes): raise ValueError(f"probs has shape {tuple(p.shape)}, expected ({n}, {num_classes})")
-    _check_finite(p, 'probs')
-    if len(p) and (p.min() < 0 or p.max() > 1): raise ValueError(f"probs must lie in [0, 1] (softmax outputs), got values in [{p.min().item():.3g}, {p.max().item():.3g}]")
-    return p.float()
-
-def _check_finite(t:torch.Tensor, name:str):
-    "ValueError naming `name` and the first bad row when `t` holds NaN or infinity."
-    bad = ~torch.isfinite(t)
-    if bad.any():
-        row = int(bad.reshape(len(t), -1).any(1).nonzero()[0])
-        raise ValueError(f"{name} contain {int(bad.sum())} non-finite value(s) (first in row {row}); expected finite numbers")
-
-def _check_positive_int(**kw):
-    "ValueError unless every keyword value is a positive int."
-    for name, v in kw.items():
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive int, got {v!r}")
-
 # %% ../nbs/05_cpc.ipynb #64ad470c
 def pseudo_labels(probs, # the network's softmax outputs p (N, K)
                   labels, # given labels y (N,)
                   clean, # bool mask of X^GMM (N,); the rest is U^GMM
                  )->torch.Tensor: # int64 (N,): the pseudo-label k of each X^P sample, -1 elsewhere
     "Pseudo-labels of X^P: U^GMM samples whose top class k has p_k above the mean p_k of the X^GMM samples labelled k."
-    p = _as_tensor(probs, 'probs', 2).float()
+    p = check_probs(probs).float()
     n, K = p.shape
-    y, m = _check_labels(labels, K, n).to(p.device), _check_mask(clean, n, 'clean').to(p.device)
+    y, m = check_labels(labels, K, n).to(p.device), check_mask(clean, n, 'clean').to(p.device)
     yc = y[m]
     sums = torch.zeros(K, device=p.device).index_add_(0, yc, p[m].gather(1, yc[:, None]).squeeze(1))
     counts = torch.bincount(yc, minlength=K)
@@ -128,8 +85,8 @@ class PrototypeCleaner:
                  seed:int=0, # seeds the initial g and C and the shuffling generator
                  device='cpu', # where g and C live (features are moved there)
                 ):
-        _check_positive_int(num_classes=num_classes, feat_dim=feat_dim, dim=dim, epochs=epochs, batch_size=batch_size)
-        if init not in PROTO_INITS: raise ValueError(f"init must be one of {PROTO_INITS}, got {init!r}")
+        check_positive_int(num_classes=num_classes, feat_dim=feat_dim, dim=dim, epochs=epochs, batch_size=batch_size)
+        check_choice(init, PROTO_INITS, 'init')
         if alpha_p < 0: raise ValueError(f"alpha_p must be >= 0, got {alpha_p}")
         if normalize and scale <= 0: raise ValueError(f"scale must be > 0, got {scale}")
         self.num_classes, self.feat_dim, self.dim, self.hidden = num_classes, feat_dim, dim, hidden
@@ -149,9 +106,9 @@ class PrototypeCleaner:
                 f"alpha_p={self.alpha_p}, normalize={self.normalize}, scale={self.scale}, init={self.init!r})")
 
     def _features(self, features)->torch.Tensor:
-        v = _as_tensor(features, 'features', 2)
+        v = as_tensor(features, 'features', 2)
         if v.shape[1] != self.feat_dim: raise ValueError(f"features have feat_dim {v.shape[1]}, expected {self.feat_dim}")
-        _check_finite(v, 'features')
+        check_finite(v, 'features')
         return v.detach().to(self.device, torch.float32)
 
     def logits(self, v:torch.Tensor)->torch.Tensor:
@@ -185,9 +142,9 @@ class PrototypeCleaner:
         "Train g and C for `epochs` shuffled minibatch passes over the cached features, minimising L_C (eq. 5)."
         v = self._features(features)
         n = len(v)
-        y = _check_labels(labels, self.num_classes, n).to(self.device)
-        clean = _check_mask(gmm_clean, n, 'gmm_clean').to(self.device)
-        pseudo = pseudo_labels(_check_probs(probs, n, self.num_classes).to(self.device), y, clean)
+        y = check_labels(labels, self.num_classes, n).to(self.device)
+        clean = check_mask(gmm_clean, n, 'gmm_clean').to(self.device)
+        pseudo = pseudo_labels(check_probs(probs, n, self.num_classes).float().to(self.device), y, clean)
         if lr is not None:
             if not lr > 0: raise ValueError(f"lr must be > 0, got {lr}")
             for group in self.opt.param_groups: group['lr'] = lr
@@ -214,7 +171,7 @@ class PrototypeCleaner:
                   )->torch.Tensor: # q(z=0) = sigmoid(g(v) . c_y), float32 (N,) on the cleaner's device
         "CPC's clean probability of each sample (batched, no grad)."
         v = self._features(features)
-        y = _check_labels(labels, self.num_classes, len(v)).to(self.device)
+        y = check_labels(labels, self.num_classes, len(v)).to(self.device)
         return torch.sigmoid(self._all_logits(v).gather(1, y[:, None]).squeeze(1))
 
     def split(self,
@@ -223,7 +180,7 @@ class PrototypeCleaner:
               tau:float=0.5, # threshold on q(z=0) (the paper: 0.5; 0.3 for Clothing1M)
              )->torch.Tensor: # bool (N,): True = clean (the labeled set X)
         "CPC's partition: clean iff q(z=0) > tau."
-        if not 0 <= tau <= 1: raise ValueError(f"tau must lie in [0, 1], got {tau}")
+        check_fraction(tau, 'tau')
         return self.clean_prob(features, labels) > tau
 
     def predict(self,
@@ -255,8 +212,7 @@ CLEANERS = ('gmm_agn', 'gmm_awr', 'cpc_agn', 'cpc_awr')
 
 def check_cleaner(name:str)->str:
     "Return `name` if it is one of `CLEANERS`, else raise ValueError listing them."
-    if name not in CLEANERS: raise ValueError(f"unknown cleaner {name!r}: expected one of {CLEANERS}")
-    return name
+    return check_choice(name, CLEANERS, 'cleaner')
 
 class CleanerBank:
     "The four cleaners of one network: GMM_agn, GMM_awr, and CPC_agn / CPC_awr trained from those GMMs' splits."
@@ -267,7 +223,7 @@ class CleanerBank:
                  seed:int=0, # cpc_agn uses `seed`, cpc_awr `seed + 1`
                  **cpc_kwargs, # passed to both `PrototypeCleaner`s (dim, hidden, alpha_p, ...)
                 ):
-        if not 0 <= p_threshold <= 1: raise ValueError(f"p_threshold must lie in [0, 1], got {p_threshold}")
+        check_fraction(p_threshold, 'p_threshold')
         self.num_classes, self.p_threshold = num_classes, p_threshold
         self.cpc = {name: PrototypeCleaner(num_classes, feat_dim, seed=seed + i, **cpc_kwargs)
                     for i, name in enumerate(('cpc_agn', 'cpc_awr'))}
@@ -288,8 +244,8 @@ class CleanerBank:
              update:bool=True, # False: score with the current prototypes without training them
             )->dict: # {cleaner name: q(z=0) float32 (N,)} for all four, on the losses' device
         "Fit both GMMs once, update each CPC from its GMM's split, and return all four cleaners' clean probabilities."
-        l = _as_tensor(losses, 'losses', 1)
-        y = _check_labels(labels, self.num_classes, len(l))
+        l = check_losses(losses)
+        y = check_labels(labels, self.num_classes, len(l))
         x = gmm_input(l, history)  # prepared once; both GMMs fit it as it is (DivideMix never re-normalises the mean)
         q = {'gmm_agn': fit_clean_prob(x).to(l.device),
              'gmm_awr': fit_clean_prob(x, y, self.num_classes, class_aware=True).to(l.device)}
@@ -342,12 +298,12 @@ def synthetic_case(num_classes:int=10, # K
                    seed:int=0, # random seed (torch.Generator)
                   )->SyntheticCase:
     "Class-clustered features with label noise, plus losses and softmax of a simulated early-epoch network with hard classes."
-    _check_positive_int(num_classes=num_classes, n_per_class=n_per_class, feat_dim=feat_dim)
-    if mode not in SYNTHETIC_MODES: raise ValueError(f"mode must be one of {SYNTHETIC_MODES}, got {mode!r}")
-    if not 0 <= noise_rate <= 1: raise ValueError(f"noise_rate must lie in [0, 1], got {noise_rate}")
+    check_positive_int(num_classes=num_classes, n_per_class=n_per_class, feat_dim=feat_dim)
+    check_choice(mode, SYNTHETIC_MODES, 'mode')
+    check_fraction(noise_rate, 'noise_rate')
     K, g = num_classes, torch.Generator().manual_seed(seed)
     hard = torch.zeros(K, dtype=torch.bool)
-    hard[_check_labels(torch.arange(0, K, 3) if hard_classes is None else torch.as_tensor(hard_classes, dtype=torch.long),
+    hard[check_labels(torch.arange(0, K, 3) if hard_classes is None else torch.as_tensor(hard_classes, dtype=torch.long),
                        K, name='hard_classes')] = True
     true = torch.arange(K).repeat_interleave(n_per_class)
     n, rows = len(true), torch.arange(len(true))

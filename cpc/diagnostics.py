@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 from scipy.special import rel_entr
+from .checks import as_tensor, check_labels, check_mask, check_finite, check_fraction
 from scipy.stats import ks_2samp
 from sklearn.metrics import roc_auc_score
 import matplotlib.pyplot as plt
@@ -20,31 +21,16 @@ __all__ = ['AUC_COLUMNS', 'cleaner_metrics', 'ks_class_share', 'class_loss_densi
 
 # %% ../nbs/08_diagnostics.ipynb #c4215992
 def _vec(x, name:str, dtype=np.float64)->np.ndarray:
-    "`x` (torch tensor, numpy array or sequence) as a 1-D numpy array of `dtype`; ValueError naming `name` otherwise."
-    if isinstance(x, torch.Tensor): x = x.detach().cpu().numpy()
-    a = np.asarray(x)
-    if a.ndim != 1: raise ValueError(f"{name} must be 1-D (one value per sample), got shape {a.shape}")
-    if dtype is bool:
-        if a.dtype != bool and not np.isin(a, (0, 1)).all():
-            raise ValueError(f"{name} must be boolean or 0/1, got values {np.unique(a)[:5]}")
-        return a.astype(bool)
-    a = a.astype(dtype)
-    if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
-        raise ValueError(f"{name} has {int((~np.isfinite(a)).sum())} non-finite values (NaN/inf); expected finite numbers")
-    return a
+    "`x` as a 1-D numpy array: float64 checked finite, int64 ids >= 0 (`dtype=np.int64`) or bool with 0/1 accepted (`dtype=bool`)."
+    t = as_tensor(x, name, 1).detach().cpu()
+    if dtype is bool: return check_mask(t, None, name).numpy()
+    if dtype is np.int64: return check_labels(t, name=name).numpy()
+    return check_finite(t.to(torch.float64), name).numpy()
 
 def _same_len(**arrs):
     "ValueError unless all named arrays have the same length."
     lens = {k: len(v) for k, v in arrs.items()}
     if len(set(lens.values())) > 1: raise ValueError(f"length mismatch: {lens}; expected one value per sample in each")
-
-def _labels(labels, num_classes:int, n:int)->np.ndarray:
-    "Integer labels checked against `num_classes` and length `n`."
-    y = _vec(labels, 'labels', np.int64)
-    if len(y) != n: raise ValueError(f"labels has {len(y)} entries, expected {n} (one per sample)")
-    if len(y) and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"labels must lie in [0, {num_classes}), got range [{y.min()}, {y.max()}]")
-    return y
 
 # %% ../nbs/08_diagnostics.ipynb #52ba7fd9
 def cleaner_metrics(clean_prob, # q(z=0) per sample, higher = more likely clean
@@ -54,7 +40,7 @@ def cleaner_metrics(clean_prob, # q(z=0) per sample, higher = more likely clean
     "ROC AUC of `clean_prob` against `clean_mask`, and precision/recall of the split `clean_prob > threshold`."
     q, m = _vec(clean_prob, 'clean_prob'), _vec(clean_mask, 'clean_mask', bool)
     _same_len(clean_prob=q, clean_mask=m)
-    if not 0 <= threshold <= 1: raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
+    check_fraction(threshold, 'threshold')
     if m.all() or not m.any():
         what = 'there are no samples' if len(m) == 0 else f"all {len(m)} samples are {'clean' if m.all() else 'noisy'}"
         warnings.warn(f"cleaner_metrics: {what}; AUC is undefined, returning nan")
@@ -76,7 +62,7 @@ def ks_class_share(losses, # per-sample loss (N,)
     "Per-class two-sample KS test of each class's losses against all losses, for clean and noisy samples separately."
     l, m = _vec(losses, 'losses'), _vec(clean_mask, 'clean_mask', bool)
     _same_len(losses=l, clean_mask=m)
-    y = _labels(labels, num_classes, len(l))
+    y = check_labels(labels, num_classes, len(l)).cpu().numpy()
     if not 0 < alpha < 1: raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
     out = dict(skipped={})
     for group, sel in (('clean', m), ('noisy', ~m)):
@@ -98,7 +84,7 @@ def class_loss_density(losses, # per-sample loss (N,)
                       )->tuple: # (per-class density (K,B), nan rows for classes with < 2 samples; global density (B,))
     "Histogram densities of the losses of each class and of all samples on the common bins `edges`."
     l = _vec(losses, 'losses')
-    y = _labels(labels, num_classes, len(l))
+    y = check_labels(labels, num_classes, len(l)).cpu().numpy()
     e = _vec(edges, 'edges'); B = len(e) - 1
     if B < 1 or not (np.diff(e) > 0).all(): raise ValueError(f"edges must be increasing with >= 2 entries, got {e[:5]}...")
     b = np.clip(np.searchsorted(e, l, side='right') - 1, 0, B - 1)
@@ -121,7 +107,7 @@ def plot_class_loss_density(losses, # per-sample loss (N,)
     "Fig. 1: mean per-class loss density with a band across classes, and the global density, for clean and noisy samples."
     l, m = _vec(losses, 'losses'), _vec(clean_mask, 'clean_mask', bool)
     _same_len(losses=l, clean_mask=m)
-    y = _labels(labels, num_classes, len(l))
+    y = check_labels(labels, num_classes, len(l)).cpu().numpy()
     if ax is None: fig, ax = plt.subplots(1, 2, figsize=(6, 3), sharey=False)
     if len(ax) != 2: raise ValueError(f"ax must hold two Axes (clean, noisy), got {len(ax)}")
     edges = np.linspace(l.min(), l.max() if l.max() > l.min() else l.min() + 1, bins + 1)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from .checks import check_losses, check_labels, check_finite, check_positive_int
 
 # %% auto #0
 __all__ = ['logger', 'GMM_SETTINGS', 'normalize_losses', 'LossHistory', 'GMM1d', 'kmeans_1d', 'init_gmm', 'gmm_log_resp',
@@ -18,33 +19,14 @@ __all__ = ['logger', 'GMM_SETTINGS', 'normalize_losses', 'LossHistory', 'GMM1d',
 logger = logging.getLogger('cpc.gmm')
 GMM_SETTINGS = dict(max_iter=10, tol=1e-2, reg_covar=5e-4) # DivideMix's GaussianMixture(n_components=2, ...) settings
 
-# %% ../nbs/04_gmm.ipynb #8b7d8fa9
-def _as_tensor(x, name:str)->torch.Tensor:
-    "`x` as a torch tensor (numpy arrays and lists accepted)."
-    if isinstance(x, torch.Tensor): return x
-    try: return torch.as_tensor(np.asarray(x))
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise ValueError(f"{name} must be a torch tensor or numpy array, got {type(x).__name__}") from e
-
-def _check_losses(losses)->torch.Tensor:
-    "Per-sample losses as a 1-D, non-empty, finite real tensor."
-    l = _as_tensor(losses, 'losses')
-    if l.ndim != 1: raise ValueError(f"losses must be 1-D (one loss per sample), got shape {tuple(l.shape)}")
-    if l.numel() == 0: raise ValueError("losses is empty; expected one loss per sample")
-    if l.dtype == torch.bool or l.is_complex(): raise ValueError(f"losses must be real numbers, got dtype {l.dtype}")
-    bad = ~torch.isfinite(l)
-    if bad.any():
-        i = int(bad.nonzero()[0])
-        raise ValueError(f"losses contain {int(bad.sum())} non-finite value(s) (first at index {i}: {l[i].item()}); "
-                         "expected finite per-sample losses")
-    return l
-
 # %% ../nbs/04_gmm.ipynb #51475db1
 def normalize_losses(losses, # per-sample losses, shape (N,); torch or numpy
                     )->torch.Tensor: # (losses - min) / (max - min) in [0, 1]; all zeros if the losses are all equal
     "Min-max normalise per-sample losses to [0, 1], as DivideMix does before fitting its GMM."
-    l = _check_losses(losses)
-    if not l.is_floating_point(): l = l.float()
+    return _min_max(check_losses(losses))
+
+def _min_max(l:torch.Tensor)->torch.Tensor:
+    "(l - min) / (max - min) of a checked floating tensor; zeros when all values are equal."
     lo, hi = l.min(), l.max()
     return (l - lo) / (hi - lo) if hi > lo else torch.zeros_like(l)
 
@@ -52,8 +34,7 @@ def normalize_losses(losses, # per-sample losses, shape (N,); torch or numpy
 class LossHistory:
     "The last `window` epochs' normalised losses; `update` appends one and returns their mean (DivideMix: 5 epochs at 90% noise)."
     def __init__(self, window:int=5): # number of epochs averaged, current one included
-        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-            raise ValueError(f"window must be a positive int, got {window!r}")
+        check_positive_int(window=window)
         self.window, self.losses = window, []
 
     def __len__(self): return len(self.losses)
@@ -61,7 +42,7 @@ class LossHistory:
     def update(self, norm_losses:torch.Tensor, # this epoch's normalised losses, shape (N,)
               )->torch.Tensor: # mean over the last `window` epochs, shape (N,)
         "Append this epoch's normalised losses and return the mean of the last `window` epochs."
-        x = _check_losses(norm_losses)
+        x = check_losses(norm_losses, name='norm_losses')
         if self.losses and self.losses[-1].shape != x.shape:
             raise ValueError(f"history holds losses for {self.losses[-1].numel()} samples, got {x.numel()}")
         self.losses = (self.losses + [x.detach().clone()])[-self.window:]
@@ -90,11 +71,6 @@ def _group_sum(v:torch.Tensor, groups:torch.Tensor, num_groups:int)->torch.Tenso
     idx = groups if v.ndim == 1 else groups[:, None].expand_as(v)
     return v.new_zeros((num_groups,) + v.shape[1:]).scatter_add_(0, idx, v)
 
-def _check_finite(x:torch.Tensor)->torch.Tensor:
-    "`x` unchanged, or ValueError when it holds NaN or infinity (checked where samples enter, not in every EM step)."
-    if not torch.isfinite(x).all(): raise ValueError(f"samples contain {int((~torch.isfinite(x)).sum())} non-finite value(s); expected finite numbers")
-    return x
-
 def _prep(x, groups, num_groups):
     "Float64 samples and int64 group ids (all zeros when `groups` is None)."
     x = torch.as_tensor(x).to(torch.float64)
@@ -109,7 +85,7 @@ def kmeans_1d(x:torch.Tensor, # samples, shape (N,)
              )->torch.Tensor: # cluster of each sample: 0 (low) or 1 (high), int64 (N,)
     "Two-means per group by Lloyd's algorithm, started from each group's minimum and maximum."
     x, groups, G = _prep(x, groups, num_groups)
-    _check_finite(x)
+    check_finite(x, 'samples')
     lo = x.new_full((G,), math.inf).scatter_reduce(0, groups, x, 'amin')
     hi = x.new_full((G,), -math.inf).scatter_reduce(0, groups, x, 'amax')
     centers, assign = torch.stack([lo, hi], 1), None
@@ -178,7 +154,7 @@ def fit_gmm(x:torch.Tensor, # samples, shape (N,)
            )->GMM1d: # fitted parameters, with n_iter and converged per group
     "Fit one two-component 1-D GMM per group with sklearn's EM loop, all groups at once in float64."
     x, groups, G = _prep(x, groups, num_groups)
-    _check_finite(x)
+    check_finite(x, 'samples')
     p = init if init is not None else init_gmm(x, groups, G, reg_covar)
     n = _group_sum(torch.ones_like(x), groups, G)
     active, converged = n > 0, torch.zeros_like(n, dtype=torch.bool)
@@ -196,21 +172,6 @@ def fit_gmm(x:torch.Tensor, # samples, shape (N,)
     return GMM1d(p.weights, p.means, p.variances, n_iter, converged)
 
 # %% ../nbs/04_gmm.ipynb #fb07c639
-def _check_labels(labels, num_classes, n:int)->torch.Tensor:
-    "Given labels as int64 class ids of shape (n,), within [0, num_classes) when num_classes is given."
-    y = _as_tensor(labels, 'labels')
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"labels must have shape ({n},) to match losses, got shape {tuple(y.shape)}")
-    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-        raise ValueError(f"labels must be integer class ids, got dtype {y.dtype}")
-    if num_classes is not None:
-        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-        lo, hi = int(y.min()), int(y.max())
-        if lo < 0 or hi >= num_classes:
-            raise ValueError(f"labels must be in [0, {num_classes}) for num_classes={num_classes}, got values in [{lo}, {hi}]")
-    return y.long()
-
 def _agnostic_prob(x:torch.Tensor, min_per_class:int)->torch.Tensor:
     "Class-agnostic q(z=0): one GMM over all samples, 0.5 everywhere when no fit is possible."
     m = max(2, min_per_class)
@@ -225,7 +186,7 @@ def gmm_input(losses, # per-sample CE losses, shape (N,); torch or numpy
               history:LossHistory|None=None, # if given: the normalised losses are appended, the mean of its window is returned
              )->torch.Tensor: # float64 (N,): the values the GMM is fitted to
     "What DivideMix fits its GMM to: the min-max normalised losses, or with `history` the mean of the last epochs' (not normalised again)."
-    x = normalize_losses(_check_losses(losses).to(torch.float64))
+    x = _min_max(check_losses(losses).to(torch.float64))
     return x if history is None else history.update(x).to(torch.float64)
 
 def fit_clean_prob(x, # GMM input from gmm_input (N,): used as it is, never re-normalised
@@ -235,10 +196,9 @@ def fit_clean_prob(x, # GMM input from gmm_input (N,): used as it is, never re-n
                    min_per_class:int=2, # classes with fewer samples use the class-agnostic GMM
                   )->torch.Tensor: # q(z=0): clean probability per sample, float32 (N,) on x's device
     "Posterior of the low-loss component of a 2-component GMM fitted to `x` as given (one per class when `class_aware`)."
-    x = _check_losses(x).to(torch.float64)
-    if isinstance(min_per_class, bool) or not isinstance(min_per_class, (int, np.integer)) or min_per_class < 1:
-        raise ValueError(f"min_per_class must be a positive int, got {min_per_class!r}")
-    y = None if labels is None else _check_labels(labels, num_classes, x.shape[0]).to(x.device)
+    x = check_losses(x, name='x').to(torch.float64)
+    check_positive_int(min_per_class=min_per_class)
+    y = None if labels is None else check_labels(labels, num_classes, x.shape[0]).to(x.device)
     if class_aware and (y is None or num_classes is None):
         raise ValueError(f"class_aware=True needs labels and num_classes, got labels={'None' if labels is None else 'given'}, "
                          f"num_classes={num_classes}")

@@ -8,41 +8,23 @@ import numpy as np
 import torch
 from .cleaner import CleanerBank, CLEANERS, check_cleaner
 from .gmm import gmm_clean_prob
+from .checks import as_tensor, check_labels, check_probs, check_finite, check_length, check_losses, check_fraction
 
 # %% auto #0
 __all__ = ['ISSUES_EXAMPLE', 'clean_probs', 'find_label_issues', 'read_outputs', 'write_issues', 'cpc_find_issues']
 
 # %% ../nbs/05a_issues.ipynb #41b603eb
-def _np(x, name:str)->np.ndarray:
-    "`x` (torch tensor, numpy array or list) as a numpy array."
-    if isinstance(x, torch.Tensor): return x.detach().cpu().numpy()
-    try: return np.asarray(x)
-    except (TypeError, ValueError) as e: raise ValueError(f"{name} must be an array, got {type(x).__name__}") from None
-
 def _check_inputs(labels, pred_probs, features, losses)->tuple:
-    "Validated float64/int64 numpy arrays (labels, pred_probs, features or None, losses or None); ValueError naming the argument."
-    p = _np(pred_probs, 'pred_probs').astype(np.float64)
-    if p.ndim != 2 or p.shape[1] < 2: raise ValueError(f"pred_probs must have shape (N, K) with K >= 2, got {p.shape}")
+    "CPU tensors in form: labels int64 (N,), pred_probs float64 (N, K), features float32 (N, D) or None, losses float64 or None."
+    p = check_probs(pred_probs, name='pred_probs', sum_to_one=True).detach().cpu().double()
     n, K = p.shape
-    if not np.isfinite(p).all(): raise ValueError(f"pred_probs contain {int((~np.isfinite(p)).sum())} NaN or infinite value(s)")
-    if p.min() < 0 or p.max() > 1: raise ValueError(f"pred_probs must lie in [0, 1], got values in [{p.min():.3g}, {p.max():.3g}]")
-    sums = p.sum(1)
-    if np.abs(sums - 1).max() > 1e-3:
-        i = int(np.abs(sums - 1).argmax())
-        raise ValueError(f"pred_probs rows must sum to 1 (softmax outputs), row {i} sums to {sums[i]:.4g}")
-    y = _np(labels, 'labels')
-    if y.shape != (n,): raise ValueError(f"labels must have shape ({n},) to match pred_probs, got {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer): raise ValueError(f"labels must be integer class ids, got dtype {y.dtype}")
-    if len(y) and (y.min() < 0 or y.max() >= K): raise ValueError(f"labels must lie in [0, {K}) for pred_probs with {K} columns, got [{y.min()}, {y.max()}]")
-    f = None if features is None else _np(features, 'features').astype(np.float32)
-    if f is not None:
-        if f.ndim != 2 or len(f) != n: raise ValueError(f"features must have shape ({n}, D), got {f.shape}")
-        if not np.isfinite(f).all(): raise ValueError(f"features contain {int((~np.isfinite(f)).sum())} NaN or infinite value(s)")
-    l = None if losses is None else _np(losses, 'losses').astype(np.float64)
-    if l is not None:
-        if l.shape != (n,): raise ValueError(f"losses must have shape ({n},), got {l.shape}")
-        if not np.isfinite(l).all(): raise ValueError(f"losses contain {int((~np.isfinite(l)).sum())} NaN or infinite value(s)")
-    return y.astype(np.int64), p, f, l
+    y = check_labels(labels, K, n).cpu()
+    f = None
+    if features is not None:
+        f = check_finite(as_tensor(features, 'features', 2).detach().cpu().float(), 'features')
+        check_length(f, n, 'features')
+    l = None if losses is None else check_losses(losses, n).detach().cpu().double()
+    return y, p, f, l
 
 # %% ../nbs/05a_issues.ipynb #d1d0c5c3
 def clean_probs(labels, # given labels (N,), integers in [0, K)
@@ -57,14 +39,12 @@ def clean_probs(labels, # given labels (N,), integers in [0, K)
                )->dict: # {cleaner name: q(z=0) as a float64 numpy array (N,)}; only the GMMs without features
     "Every cleaner's clean probability q(z=0) of each sample, from a model's outputs."
     y, p, f, l = _check_inputs(labels, pred_probs, features, losses)
-    if l is None: l = -np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None))
-    yt, pt, lt = torch.from_numpy(y), torch.from_numpy(p).float(), torch.from_numpy(l)
+    if l is None: l = -p.gather(1, y[:, None]).squeeze(1).clamp_min(1e-12).log()
     if f is None:
-        return {'gmm_agn': gmm_clean_prob(lt).double().numpy(),
-                'gmm_awr': gmm_clean_prob(lt, yt, p.shape[1], class_aware=True).double().numpy()}
+        return {'gmm_agn': gmm_clean_prob(l).double().numpy(),
+                'gmm_awr': gmm_clean_prob(l, y, p.shape[1], class_aware=True).double().numpy()}
     bank = CleanerBank(p.shape[1], f.shape[1], p_threshold=p_threshold, seed=seed, epochs=passes, **cpc_kwargs)
-    ft = torch.from_numpy(f)
-    for _ in range(rounds): q = bank.step(lt, yt, pt, ft)
+    for _ in range(rounds): q = bank.step(l, y, p.float(), f)
     return {c: q[c].double().numpy() for c in CLEANERS}
 
 # %% ../nbs/05a_issues.ipynb #f9bd3d98
@@ -80,7 +60,7 @@ def find_label_issues(labels, # given labels (N,), integers in [0, K)
                      ): # mask (N,) or ranked indices; with return_clean_probs a tuple (that, {cleaner: q})
     "Likely label errors of a data set, by one of the four cleaners: a boolean mask, or indices ranked by how likely each label is wrong."
     check_cleaner(cleaner)
-    if not 0 <= threshold <= 1: raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
+    check_fraction(threshold, 'threshold')
     if return_indices_ranked_by not in (None, 'clean_prob'):
         raise ValueError(f"return_indices_ranked_by={return_indices_ranked_by!r}: expected None or 'clean_prob'")
     if cleaner.startswith('cpc') and features is None:

@@ -8,18 +8,12 @@ import inspect
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 import torchvision
+from .checks import check_positive_int
 
 # %% auto #0
 __all__ = ['RESNET50_V1_FILE', 'MODELS', 'ProjectionHead', 'Classifier', 'conv3x3', 'PreActBlock', 'PreActResNet',
            'preact_resnet18', 'find_resnet50_weights', 'resnet50', 'SmallCNN', 'small_cnn', 'ConvFC', 'cnn_fc',
            'create_model']
-
-# %% ../nbs/03_models.ipynb #6f7ecad6
-def _check_positive(**dims):
-    "Raise ValueError unless every keyword value is a positive int."
-    for name, v in dims.items():
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
 
 # %% ../nbs/03_models.ipynb #e9a79f8f
 class ProjectionHead(nn.Module):
@@ -30,8 +24,8 @@ class ProjectionHead(nn.Module):
                  hidden:int|None=None, # hidden width of a 2-layer MLP; None for a single linear layer
                 ):
         super().__init__()
-        _check_positive(in_dim=in_dim, out_dim=out_dim)
-        if hidden is not None: _check_positive(hidden=hidden)
+        check_positive_int(in_dim=in_dim, out_dim=out_dim)
+        if hidden is not None: check_positive_int(hidden=hidden)
         self.in_dim, self.out_dim, self.hidden = in_dim, out_dim, hidden
         self.net = (nn.Linear(in_dim, out_dim) if hidden is None else
                     nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out_dim)))
@@ -47,7 +41,7 @@ class Classifier(nn.Module):
                  num_classes:int, # K, the number of classes
                 ):
         super().__init__()
-        _check_positive(feat_dim=feat_dim, num_classes=num_classes)
+        check_positive_int(feat_dim=feat_dim, num_classes=num_classes)
         self.body, self.feat_dim, self.num_classes = body, feat_dim, num_classes
         self.head = nn.Linear(feat_dim, num_classes)
 
@@ -84,7 +78,7 @@ class PreActResNet(nn.Module):
                  in_channels:int=3, # image channels (3 for CIFAR, 1 for Fashion-MNIST)
                 ):
         super().__init__()
-        _check_positive(in_channels=in_channels)
+        check_positive_int(in_channels=in_channels)
         self.conv1, self.bn1 = conv3x3(in_channels, 64), nn.BatchNorm2d(64)
         planes, stages = 64, []
         for width, n, stride in zip((64, 128, 256, 512), num_blocks, (1, 2, 2, 2)):
@@ -133,7 +127,7 @@ def resnet50(num_classes:int, # K
              weights_path:str|Path|None=None, # explicit ImageNet state-dict file; implies `pretrained`
             )->Classifier:
     "torchvision ResNet-50 body (2048-d features) with a new linear head; optional local ImageNet weights."
-    _check_positive(in_channels=in_channels)
+    check_positive_int(in_channels=in_channels)
     pretrained = pretrained or weights_path is not None
     if pretrained and in_channels != 3:
         raise ValueError(f"pretrained ResNet-50 weights expect in_channels=3, got {in_channels}")
@@ -158,11 +152,11 @@ class SmallCNN(nn.Module):
                  widths:tuple=(32, 64, 128), # output channels of each stage
                 ):
         super().__init__()
-        _check_positive(in_channels=in_channels)
+        check_positive_int(in_channels=in_channels)
         if not widths: raise ValueError("widths must name at least one stage, got ()")
         layers, c = [], in_channels
         for i, w in enumerate(widths):
-            _check_positive(width=w)
+            check_positive_int(width=w)
             if i: layers.append(nn.MaxPool2d(2))
             layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
             c = w
@@ -188,10 +182,10 @@ class ConvFC(nn.Module):
                  hidden:int=256, # width of the dense layer = `feat_dim`
                 ):
         super().__init__()
-        _check_positive(in_channels=in_channels, hidden=hidden)
+        check_positive_int(in_channels=in_channels, hidden=hidden)
         layers, c = [], in_channels
         for w in widths:
-            _check_positive(width=w)
+            check_positive_int(width=w)
             layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
             c = w
         self.layers = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(7), nn.Flatten(), nn.Linear(c * 49, hidden), nn.ReLU(inplace=True))

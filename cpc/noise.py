@@ -12,6 +12,7 @@ import torch
 import matplotlib.pyplot as plt
 from sklearn.metrics import confusion_matrix
 from .data import FMNIST_CLASSES, atomic_write
+from .checks import check_labels, check_fraction, check_choice
 
 # %% auto #0
 __all__ = ['CIFAR10_CLASSES', 'CIFAR100_CLASSES', 'CIFAR100_SUPERCLASSES', 'CIFAR100_GROUPS', 'ASYM_MAPS', 'NOISE_MODES',
@@ -90,18 +91,8 @@ def _label_array(labels,                  # 1-D integer labels: torch tensor, nu
                  num_classes:int|None=None, # if given, labels must lie in [0, num_classes)
                  name:str='labels',       # what to call them in error messages
                 )->np.ndarray:            # int64 numpy copy
-    "Check that `labels` are 1-D integers in [0, num_classes) and return them as an int64 numpy array."
-    y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
-    if y.size == 0: y = y.astype(np.int64)
-    if y.ndim != 1: raise ValueError(f"{name} must be 1-D, got shape {tuple(y.shape)}")
-    if y.dtype.kind not in 'iu': raise ValueError(f"{name} must be integers, got dtype {y.dtype}")
-    y = y.astype(np.int64)
-    if y.size and (y.min() < 0 or (num_classes is not None and y.max() >= num_classes)):
-        hi = 'num_classes' if num_classes is None else num_classes
-        bad = y[(y < 0) | (y >= (num_classes if num_classes is not None else np.iinfo(np.int64).max))]
-        raise ValueError(f"{name} must lie in [0, {hi}), found {bad[:5].tolist()} "
-                         f"({bad.size} bad values, min {y.min()}, max {y.max()})")
-    return y
+    "`labels` checked by `check_labels` as an int64 numpy array (the noise generators draw with numpy)."
+    return check_labels(labels, num_classes, name=name).cpu().numpy()
 
 def _like(y:np.ndarray, # int64 labels computed here
           ref,          # the labels the caller passed in
@@ -111,18 +102,9 @@ def _like(y:np.ndarray, # int64 labels computed here
     if isinstance(ref, np.ndarray): return y.astype(ref.dtype)
     return y
 
-def _check_rate(rate):
-    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, float, np.integer, np.floating)) \
-       or not 0 <= rate <= 1:
-        raise ValueError(f"noise rate must be a number in [0, 1], got {rate!r}")
-
-def _check_mode(mode):
-    if mode not in NOISE_MODES: raise ValueError(f"unknown noise mode {mode!r}; expected one of {NOISE_MODES}")
-
 def _check_dataset(dataset, num_classes):
     if dataset is None: return
-    if dataset not in ASYM_MAPS:
-        raise ValueError(f"unknown data set {dataset!r}; expected one of {tuple(ASYM_MAPS)} (or None for sym noise)")
+    check_choice(dataset, ASYM_MAPS, 'data set')
     if len(ASYM_MAPS[dataset]) != num_classes:
         raise ValueError(f"data set {dataset!r} has {len(ASYM_MAPS[dataset])} classes, got num_classes={num_classes}")
 
@@ -135,7 +117,7 @@ def inject_noise(labels,            # clean 1-D integer labels (torch tensor, nu
                  dataset:str|None=None, # key of `ASYM_MAPS`; required for 'asym', checked against K when given
                 ):                  # noisy labels, same type as `labels` (lists come back as numpy arrays)
     "Relabel round(rate*N) uniformly chosen samples by the noise `mode`, the DivideMix way."
-    _check_mode(mode); _check_rate(rate)
+    check_choice(mode, NOISE_MODES, 'noise mode'); check_fraction(rate, 'noise rate')
     if not isinstance(num_classes, (int, np.integer)) or num_classes < (2 if mode == 'sym_flip' else 1):
         raise ValueError(f"num_classes must be an int >= {2 if mode == 'sym_flip' else 1} for {mode!r}, got {num_classes!r}")
     if mode == 'asym' and dataset is None:
@@ -215,7 +197,7 @@ def noise_file_name(rate:float, # noise rate r
                     mode:str,   # noise mode
                    )->str:      # DivideMix's file name, e.g. '0.5_sym.json'
     "DivideMix's noise file name: the rate with one decimal ('%.1f', more only if needed), '_', the mode, '.json'."
-    _check_rate(rate); _check_mode(mode)
+    check_fraction(rate, 'noise rate'); check_choice(mode, NOISE_MODES, 'noise mode')
     return f"{f'{rate:.1f}' if round(rate, 1) == rate else f'{rate:g}'}_{mode}.json"
 
 def save_noise_file(path,   # file to write (its folder is created if needed)
@@ -256,7 +238,7 @@ def noisy_labels(labels,          # clean 1-D integer labels
                  dataset:str|None=None, # key of `ASYM_MAPS`, for asym noise
                 ):                # noisy labels, same type as `labels`
     "DivideMix's behaviour: read the noise file if present, else inject noise and write the file."
-    _check_mode(mode); _check_rate(rate); _check_dataset(dataset, num_classes)
+    check_choice(mode, NOISE_MODES, 'noise mode'); check_fraction(rate, 'noise rate'); _check_dataset(dataset, num_classes)
     if path is not None and (Path(path).exists() or Path(path).is_dir()):
         y = _label_array(labels, num_classes)
         return _like(load_noise_file(path, len(y), num_classes).numpy(), labels)
@@ -312,7 +294,7 @@ def write_human_fixture(root, # folder to write the file into (the CIFAR data fo
                        )->Path: # the file written
     "Write a CIFAR-N label file in the real format: `clean_label` and every key of `HUMAN_LABELS[dataset]`."
     file, keys, K = _human_entry(dataset)
-    _check_rate(rate)
+    check_fraction(rate, 'noise rate')
     y, rng = _label_array(labels, K), np.random.default_rng(seed)
     out = {'clean_label': y}
     for key in keys: out[key] = np.where(rng.random(len(y)) < rate, (y + rng.integers(1, K, len(y))) % K, y)

@@ -69,13 +69,13 @@ def test_update_learns_on_synthetic_case():
 @pytest.mark.parametrize('call, msg', [
     (lambda cl, c: cl.update(c.features[:, :3], c.labels, c.clean, c.probs), 'features have feat_dim 3, expected 16'),
     (lambda cl, c: cl.update(c.features, c.labels[:7], c.clean, c.probs), 'labels has length 7, expected 200'),
-    (lambda cl, c: cl.update(c.features, c.labels + 4, c.clean, c.probs), 'labels must lie in [0, 4), got 4'),
-    (lambda cl, c: cl.update(c.features, c.labels, c.clean.long(), c.probs), 'gmm_clean must be a boolean mask'),
+    (lambda cl, c: cl.update(c.features, c.labels + 4, c.clean, c.probs), 'labels must lie in [0, 4), found [4'),
+    (lambda cl, c: cl.update(c.features, c.labels, c.clean.float(), c.probs), 'gmm_clean must be a boolean mask'),
     (lambda cl, c: cl.update(c.features, c.labels, c.clean[:5], c.probs), 'gmm_clean has length 5, expected 200'),
-    (lambda cl, c: cl.update(c.features, c.labels, c.clean, c.probs[:, :3]), 'probs has shape (200, 3), expected (200, 4)'),
-    (lambda cl, c: cl.clean_prob(c.features, c.labels - 1), 'labels must lie in [0, 4), got -1'),
-    (lambda cl, c: cl.split(c.features, c.labels, tau=-0.1), 'tau must lie in [0, 1], got -0.1'),
-    (lambda cl, c: cl.predict(c.features[None]), 'features must have 2 dim(s)'),
+    (lambda cl, c: cl.update(c.features, c.labels, c.clean, c.probs[:, :3]), 'probs must have shape (200, 4), got (200, 3)'),
+    (lambda cl, c: cl.clean_prob(c.features, c.labels - 1), 'labels must lie in [0, 4), found [-1]'),
+    (lambda cl, c: cl.split(c.features, c.labels, tau=-0.1), 'tau must be a number in [0, 1], got -0.1'),
+    (lambda cl, c: cl.predict(c.features[None]), 'features must be 2-D'),
     (lambda cl, c: cl.load_state_dict(PrototypeCleaner(4, 16, dim=9).state_dict()), 'state_dict has dim=9, this cleaner has dim=128'),
 ])
 def test_bad_input(case, call, msg):

@@ -97,7 +97,7 @@ def test_bad_input(kwargs, match):
 def test_bad_labels():
     with pytest.raises(ValueError, match=r'found \[-1\]'):
         inject_noise(np.array([0, -1, 3]), 'sym', 0.5, 10)
-    with pytest.raises(ValueError, match='integers, got dtype float64'):
+    with pytest.raises(ValueError, match='integer class ids, got dtype float64'):
         inject_noise(np.array([0., 1.]), 'sym', 0.5, 10)
 
 
