@@ -1,6 +1,6 @@
 "Shared pytest fixtures: tiny on-disk copies of every data set, written by `cpc.data`'s fixture writers."
 import pytest
-from cpc.data import write_cifar_fixture, write_fmnist_fixture, write_clothing1m_fixture, write_webvision_fixture
+from cpc.fixtures import write_cifar_fixture, write_fmnist_fixture, write_clothing1m_fixture, write_webvision_fixture
 
 # Session-scoped and shared: tests must not modify these folders (copy them first, or write a fresh one).
 

@@ -1,8 +1,10 @@
 "The public API as the docs render it: every exported signature resolves its type hints and types its None defaults."
 import importlib, inspect, typing
+from pathlib import Path
 import pytest
+import cpc
 
-MODULES = ['data', 'noise', 'augment', 'models', 'gmm', 'cleaner', 'issues', 'mixmatch', 'train', 'diagnostics', 'cli', 'bench']
+MODULES = sorted(p.stem for p in Path(cpc.__file__).parent.glob('*.py') if not p.stem.startswith('_'))  # every module nbdev exports
 
 def exported_functions():
     "(qualified name, function) of every exported function and every method of every exported class."

@@ -9,7 +9,9 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.transforms.functional import pil_to_tensor
 from cpc.data import *
-from cpc.data import _read_pairs, _write_idx
+from cpc.data import _read_pairs
+from cpc.fixtures import *
+from cpc.fixtures import _write_idx
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,8 @@ from dataclasses import replace
 from pathlib import Path
 import pytest, torch
 from cpc.cli import PRESETS
-from cpc.data import FMNIST_SYSTEM_DIR, write_fmnist_fixture
+from cpc.data import FMNIST_SYSTEM_DIR
+from cpc.fixtures import write_fmnist_fixture
 from cpc.train import Trainer
 
 ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')

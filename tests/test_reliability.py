@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest, torch
 from cpc.cleaner import CleanerBank
 from cpc.cli import main, PRESETS
-from cpc.data import DatasetLayoutError, load_cifar, write_cifar_fixture, write_fmnist_fixture
+from cpc.data import DatasetLayoutError, load_cifar
+from cpc.fixtures import write_cifar_fixture, write_fmnist_fixture
 from cpc.train import TrainConfig, Trainer, RunExistsError, RunLockedError
 
 SMALL = dict(dataset='fashion_mnist', model='small_cnn', noise_mode='sym', noise_rate=0.5, epochs=2, warmup_epochs=1,
