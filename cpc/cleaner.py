@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 import torch, torch.nn as nn, torch.nn.functional as F
+from fastcore.basics import patch
 from .checks import as_tensor, check_labels, check_mask, check_probs, check_finite, check_losses, check_positive_int, check_fraction, check_choice
 from .models import ProjectionHead
 from .gmm import gmm_clean_prob, gmm_input, fit_clean_prob, LossHistory
@@ -120,92 +121,102 @@ class PrototypeCleaner:
         if not len(v): return v.new_zeros(0, self.num_classes)
         return torch.cat([self.logits(v[i:i + chunk]) for i in range(0, len(v), chunk)])
 
-    @torch.no_grad()
-    def _init_prototypes(self, v, y, clean):
-        "c_k = mean of g(v) over the X^GMM samples labelled k; classes without one keep their random c_k."
-        emb = torch.cat([self.proj(v[i:i + 8192]) for i in range(0, len(v), 8192)])
-        if self.normalize: emb = F.normalize(emb, dim=1)
-        yc = y[clean]
-        sums = torch.zeros_like(self.prototypes).index_add_(0, yc, emb[clean])
-        counts = torch.bincount(yc, minlength=self.num_classes)
-        has = counts > 0
-        self.prototypes[has] = sums[has] / counts[has, None]
-        self.initialized = True
+# %% ../nbs/05_cpc.ipynb #a03447d1
+@patch
+@torch.no_grad()
+def _init_prototypes(self:PrototypeCleaner, v, y, clean):
+    "c_k = mean of g(v) over the X^GMM samples labelled k; classes without one keep their random c_k."
+    emb = torch.cat([self.proj(v[i:i + 8192]) for i in range(0, len(v), 8192)])
+    if self.normalize: emb = F.normalize(emb, dim=1)
+    yc = y[clean]
+    sums = torch.zeros_like(self.prototypes).index_add_(0, yc, emb[clean])
+    counts = torch.bincount(yc, minlength=self.num_classes)
+    has = counts > 0
+    self.prototypes[has] = sums[has] / counts[has, None]
+    self.initialized = True
 
-    def update(self,
-               features, # cached backbone features v (N, D); detached here (the backbone is frozen)
+@patch
+def update(self:PrototypeCleaner,
+           features, # cached backbone features v (N, D); detached here (the backbone is frozen)
+           labels, # given labels y (N,)
+           gmm_clean, # bool mask of X^GMM (N,): the GMM split; the rest is U^GMM
+           probs, # the network's softmax outputs p (N, K), for X^P
+           lr:float|None=None, # this update's learning rate (the network's current one); None keeps the last
+          )->dict: # mean loss, l_x, l_u, l_p over the minibatches; set sizes n_x, n_u, n_p
+    "Train g and C for `epochs` shuffled minibatch passes over the cached features, minimising L_C (eq. 5)."
+    v = self._features(features)
+    n = len(v)
+    y = check_labels(labels, self.num_classes, n).to(self.device)
+    clean = check_mask(gmm_clean, n, 'gmm_clean').to(self.device)
+    pseudo = pseudo_labels(check_probs(probs, n, self.num_classes).float().to(self.device), y, clean)
+    if lr is not None:
+        if not lr > 0: raise ValueError(f"lr must be > 0, got {lr}")
+        for group in self.opt.param_groups: group['lr'] = lr
+    if not self.initialized: self._init_prototypes(v, y, clean)
+    keys = ('loss', 'l_x', 'l_u', 'l_p')
+    totals, steps = torch.zeros(len(keys), device=self.device), 0
+    self.proj.train()
+    for _ in range(self.epochs):
+        perm = torch.randperm(n, generator=self.gen).to(self.device)
+        for idx in perm.split(self.batch_size):
+            out = prototype_losses(self.logits(v[idx]), y[idx], clean[idx], pseudo[idx], self.alpha_p)
+            self.opt.zero_grad(set_to_none=True)
+            out['loss'].backward()
+            self.opt.step()
+            totals += torch.stack([out[k].detach() for k in keys])
+            steps += 1
+    self.num_updates += 1
+    means = (totals / max(steps, 1)).tolist()
+    return {**dict(zip(keys, means)), 'n_x': int(clean.sum()), 'n_u': int((~clean).sum()), 'n_p': int((pseudo >= 0).sum())}
+
+# %% ../nbs/05_cpc.ipynb #b9759a80
+@patch
+def clean_prob(self:PrototypeCleaner,
+               features, # backbone features v (N, D)
                labels, # given labels y (N,)
-               gmm_clean, # bool mask of X^GMM (N,): the GMM split; the rest is U^GMM
-               probs, # the network's softmax outputs p (N, K), for X^P
-               lr:float|None=None, # this update's learning rate (the network's current one); None keeps the last
-              )->dict: # mean loss, l_x, l_u, l_p over the minibatches; set sizes n_x, n_u, n_p
-        "Train g and C for `epochs` shuffled minibatch passes over the cached features, minimising L_C (eq. 5)."
-        v = self._features(features)
-        n = len(v)
-        y = check_labels(labels, self.num_classes, n).to(self.device)
-        clean = check_mask(gmm_clean, n, 'gmm_clean').to(self.device)
-        pseudo = pseudo_labels(check_probs(probs, n, self.num_classes).float().to(self.device), y, clean)
-        if lr is not None:
-            if not lr > 0: raise ValueError(f"lr must be > 0, got {lr}")
-            for group in self.opt.param_groups: group['lr'] = lr
-        if not self.initialized: self._init_prototypes(v, y, clean)
-        keys = ('loss', 'l_x', 'l_u', 'l_p')
-        totals, steps = torch.zeros(len(keys), device=self.device), 0
-        self.proj.train()
-        for _ in range(self.epochs):
-            perm = torch.randperm(n, generator=self.gen).to(self.device)
-            for idx in perm.split(self.batch_size):
-                out = prototype_losses(self.logits(v[idx]), y[idx], clean[idx], pseudo[idx], self.alpha_p)
-                self.opt.zero_grad(set_to_none=True)
-                out['loss'].backward()
-                self.opt.step()
-                totals += torch.stack([out[k].detach() for k in keys])
-                steps += 1
-        self.num_updates += 1
-        means = (totals / max(steps, 1)).tolist()
-        return {**dict(zip(keys, means)), 'n_x': int(clean.sum()), 'n_u': int((~clean).sum()), 'n_p': int((pseudo >= 0).sum())}
+              )->torch.Tensor: # q(z=0) = sigmoid(g(v) . c_y), float32 (N,) on the cleaner's device
+    "CPC's clean probability of each sample (batched, no grad)."
+    v = self._features(features)
+    y = check_labels(labels, self.num_classes, len(v)).to(self.device)
+    return torch.sigmoid(self._all_logits(v).gather(1, y[:, None]).squeeze(1))
 
-    def clean_prob(self,
-                   features, # backbone features v (N, D)
-                   labels, # given labels y (N,)
-                  )->torch.Tensor: # q(z=0) = sigmoid(g(v) . c_y), float32 (N,) on the cleaner's device
-        "CPC's clean probability of each sample (batched, no grad)."
-        v = self._features(features)
-        y = check_labels(labels, self.num_classes, len(v)).to(self.device)
-        return torch.sigmoid(self._all_logits(v).gather(1, y[:, None]).squeeze(1))
+@patch
+def split(self:PrototypeCleaner,
+          features, # backbone features v (N, D)
+          labels, # given labels y (N,)
+          tau:float=0.5, # threshold on q(z=0) (the paper: 0.5; 0.3 for Clothing1M)
+         )->torch.Tensor: # bool (N,): True = clean (the labeled set X)
+    "CPC's partition: clean iff q(z=0) > tau."
+    check_fraction(tau, 'tau')
+    return self.clean_prob(features, labels) > tau
 
-    def split(self,
-              features, # backbone features v (N, D)
-              labels, # given labels y (N,)
-              tau:float=0.5, # threshold on q(z=0) (the paper: 0.5; 0.3 for Clothing1M)
-             )->torch.Tensor: # bool (N,): True = clean (the labeled set X)
-        "CPC's partition: clean iff q(z=0) > tau."
-        check_fraction(tau, 'tau')
-        return self.clean_prob(features, labels) > tau
+@patch
+def predict(self:PrototypeCleaner,
+            features, # backbone features v (N, D)
+           )->torch.Tensor: # int64 (N,): the class of the most similar prototype
+    "Nearest-prototype classifier argmax_k g(v) . c_k (section 5.3)."
+    return self._all_logits(self._features(features)).argmax(1)
 
-    def predict(self,
-                features, # backbone features v (N, D)
-               )->torch.Tensor: # int64 (N,): the class of the most similar prototype
-        "Nearest-prototype classifier argmax_k g(v) . c_k (section 5.3)."
-        return self._all_logits(self._features(features)).argmax(1)
+# %% ../nbs/05_cpc.ipynb #efa22066
+@patch
+def state_dict(self:PrototypeCleaner)->dict:
+    "g, C, the optimiser (momentum buffers, lr) and the generator state: plain tensors/dicts for torch.load(weights_only=True)."
+    return dict(num_classes=self.num_classes, feat_dim=self.feat_dim, dim=self.dim,
+                proj={k: t.detach().cpu().clone() for k, t in self.proj.state_dict().items()},
+                prototypes=self.prototypes.detach().cpu().clone(), opt=self.opt.state_dict(),
+                gen=self.gen.get_state(), initialized=int(self.initialized), num_updates=self.num_updates)
 
-    def state_dict(self)->dict:
-        "g, C, the optimiser (momentum buffers, lr) and the generator state: plain tensors/dicts for torch.load(weights_only=True)."
-        return dict(num_classes=self.num_classes, feat_dim=self.feat_dim, dim=self.dim,
-                    proj={k: t.detach().cpu().clone() for k, t in self.proj.state_dict().items()},
-                    prototypes=self.prototypes.detach().cpu().clone(), opt=self.opt.state_dict(),
-                    gen=self.gen.get_state(), initialized=int(self.initialized), num_updates=self.num_updates)
-
-    def load_state_dict(self, sd:dict):
-        "Restore from `state_dict()`; the sizes K, D, d must match."
-        for key in ('num_classes', 'feat_dim', 'dim'):
-            if sd[key] != getattr(self, key):
-                raise ValueError(f"state_dict has {key}={sd[key]}, this cleaner has {key}={getattr(self, key)}")
-        self.proj.load_state_dict(sd['proj'])
-        with torch.no_grad(): self.prototypes.copy_(sd['prototypes'])
-        self.opt.load_state_dict(sd['opt'])
-        self.gen.set_state(sd['gen'])
-        self.initialized, self.num_updates = bool(sd['initialized']), int(sd['num_updates'])
+@patch
+def load_state_dict(self:PrototypeCleaner, sd:dict):
+    "Restore from `state_dict()`; the sizes K, D, d must match."
+    for key in ('num_classes', 'feat_dim', 'dim'):
+        if sd[key] != getattr(self, key):
+            raise ValueError(f"state_dict has {key}={sd[key]}, this cleaner has {key}={getattr(self, key)}")
+    self.proj.load_state_dict(sd['proj'])
+    with torch.no_grad(): self.prototypes.copy_(sd['prototypes'])
+    self.opt.load_state_dict(sd['opt'])
+    self.gen.set_state(sd['gen'])
+    self.initialized, self.num_updates = bool(sd['initialized']), int(sd['num_updates'])
 
 # %% ../nbs/05_cpc.ipynb #adbb0a05
 CLEANERS = ('gmm_agn', 'gmm_awr', 'cpc_agn', 'cpc_awr')
