@@ -800,7 +800,8 @@ def test_best(self:Trainer)->dict:
     acc = self.evaluate(nets=nets, protos=False)
     res = dict(test_acc=acc['top1'], test_top5=acc['top5'], epoch_a=self.best[0]['epoch'], epoch_b=self.best[1]['epoch'],
                val_acc_a=self.best[0]['acc'], val_acc_b=self.best[1]['acc'])
-    if self.rank == 0: (self.out/'result.json').write_text(json.dumps(res, indent=1))
+    if self.rank == 0:
+        with atomic_write(self.out/'result.json') as tmp: tmp.write_text(json.dumps(res, indent=1))
     return res
 
 @patch
