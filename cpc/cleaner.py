@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
-from .checks import as_tensor, check_labels, check_mask, check_probs, check_finite, check_losses, check_positive_int, check_fraction, check_choice
+from .checks import as_tensor, check_labels, check_mask, check_probs, check_finite, check_length, check_losses, check_positive_int, check_fraction, check_choice
 from .models import ProjectionHead
 from .gmm import gmm_clean_prob, gmm_input, fit_clean_prob, LossHistory
 
@@ -17,6 +17,16 @@ __all__ = ['PROTO_INITS', 'CLEANERS', 'SYNTHETIC_MODES', 'pseudo_labels', 'proto
            'PrototypeCleaner', 'check_cleaner', 'CleanerBank', 'SyntheticCase', 'synthetic_case']
 
 # %% ../nbs/05_cpc.ipynb #64ad470c
+def _pseudo_labels(p:torch.Tensor, y:torch.Tensor, m:torch.Tensor)->torch.Tensor:
+    "`pseudo_labels` of checked tensors: float probs p (N, K), int64 labels y and bool mask m, all on one device."
+    K = p.shape[1]
+    yc = y[m]
+    sums = torch.zeros(K, device=p.device).index_add_(0, yc, p[m].gather(1, yc[:, None]).squeeze(1))
+    counts = torch.bincount(yc, minlength=K)
+    thr = torch.where(counts > 0, sums / counts.clamp(min=1), torch.full_like(sums, math.inf))
+    conf, pred = p.max(1)
+    return torch.where(~m & (conf > thr[pred]), pred, torch.full_like(pred, -1))
+
 def pseudo_labels(probs, # the network's softmax outputs p (N, K)
                   labels, # given labels y (N,)
                   clean, # bool mask of X^GMM (N,); the rest is U^GMM
@@ -24,13 +34,7 @@ def pseudo_labels(probs, # the network's softmax outputs p (N, K)
     "Pseudo-labels of X^P: U^GMM samples whose top class k has p_k above the mean p_k of the X^GMM samples labelled k."
     p = check_probs(probs).float()
     n, K = p.shape
-    y, m = check_labels(labels, K, n).to(p.device), check_mask(clean, n, 'clean').to(p.device)
-    yc = y[m]
-    sums = torch.zeros(K, device=p.device).index_add_(0, yc, p[m].gather(1, yc[:, None]).squeeze(1))
-    counts = torch.bincount(yc, minlength=K)
-    thr = torch.where(counts > 0, sums / counts.clamp(min=1), torch.full_like(sums, math.inf))
-    conf, pred = p.max(1)
-    return torch.where(~m & (conf > thr[pred]), pred, torch.full_like(pred, -1))
+    return _pseudo_labels(p, check_labels(labels, K, n).to(p.device), check_mask(clean, n, 'clean').to(p.device))
 
 # %% ../nbs/05_cpc.ipynb #dcfe81ef
 def prototype_logits(emb:torch.Tensor, # embeddings v' = g(v) (N, d)
@@ -146,9 +150,15 @@ def update(self:PrototypeCleaner,
     "Train g and C for `epochs` shuffled minibatch passes over the cached features, minimising L_C (eq. 5)."
     v = self._features(features)
     n = len(v)
-    y = check_labels(labels, self.num_classes, n).to(self.device)
-    clean = check_mask(gmm_clean, n, 'gmm_clean').to(self.device)
-    pseudo = pseudo_labels(check_probs(probs, n, self.num_classes).float().to(self.device), y, clean)
+    return self._update(v, check_labels(labels, self.num_classes, n).to(self.device),
+                        check_mask(gmm_clean, n, 'gmm_clean').to(self.device),
+                        check_probs(probs, n, self.num_classes).float().to(self.device), lr)
+
+@patch
+def _update(self:PrototypeCleaner, v:torch.Tensor, y:torch.Tensor, clean:torch.Tensor, p:torch.Tensor, lr:float|None=None)->dict:
+    "`update` on checked tensors on the cleaner's device: float32 v (N, D), int64 y, bool clean, float32 p (N, K)."
+    n = len(v)
+    pseudo = _pseudo_labels(p, y, clean)
     if lr is not None:
         if not lr > 0: raise ValueError(f"lr must be > 0, got {lr}")
         for group in self.opt.param_groups: group['lr'] = lr
@@ -177,7 +187,11 @@ def clean_prob(self:PrototypeCleaner,
               )->torch.Tensor: # q(z=0) = sigmoid(g(v) . c_y), float32 (N,) on the cleaner's device
     "CPC's clean probability of each sample (batched, no grad)."
     v = self._features(features)
-    y = check_labels(labels, self.num_classes, len(v)).to(self.device)
+    return self._clean_prob(v, check_labels(labels, self.num_classes, len(v)).to(self.device))
+
+@patch
+def _clean_prob(self:PrototypeCleaner, v:torch.Tensor, y:torch.Tensor)->torch.Tensor:
+    "`clean_prob` of checked float32 features v (N, D) and int64 labels y on the cleaner's device."
     return torch.sigmoid(self._all_logits(v).gather(1, y[:, None]).squeeze(1))
 
 @patch
@@ -260,9 +274,14 @@ class CleanerBank:
         x = gmm_input(l, history)  # prepared once; both GMMs fit it as it is (DivideMix never re-normalises the mean)
         q = {'gmm_agn': fit_clean_prob(x).to(l.device),
              'gmm_awr': fit_clean_prob(x, y, self.num_classes, class_aware=True).to(l.device)}
+        # features and probs are checked here once, then both CPCs (same D, same device) use them unchecked
+        v = self.cpc['cpc_agn']._features(features)
+        check_length(v, len(l), 'features')
+        yd = y.to(v.device)
+        p = check_probs(probs, len(l), self.num_classes).float().to(v.device) if update else None
         for name, cl in self.cpc.items():
-            if update: self.last_stats[name] = cl.update(features, y, q['gmm' + name[3:]] > self.p_threshold, probs, lr=lr)
-            q[name] = cl.clean_prob(features, y).to(l.device)
+            if update: self.last_stats[name] = cl._update(v, yd, q['gmm' + name[3:]].to(v.device) > self.p_threshold, p, lr)
+            q[name] = cl._clean_prob(v, yd).to(l.device)
         return {name: q[name] for name in CLEANERS}
 
     def state_dict(self)->dict:
