@@ -11,10 +11,11 @@ from fastcore.basics import patch
 from .checks import as_tensor, check_labels, check_mask, check_probs, check_finite, check_length, check_losses, check_positive_int, check_fraction, check_choice
 from .models import ProjectionHead
 from .gmm import gmm_clean_prob, gmm_input, fit_clean_prob, LossHistory
+from .noise import inject_noise
 
 # %% auto #0
-__all__ = ['PROTO_INITS', 'CLEANERS', 'SYNTHETIC_MODES', 'pseudo_labels', 'prototype_logits', 'prototype_losses',
-           'PrototypeCleaner', 'check_cleaner', 'CleanerBank', 'SyntheticCase', 'synthetic_case']
+__all__ = ['PROTO_INITS', 'CLEANERS', 'pseudo_labels', 'prototype_logits', 'prototype_losses', 'PrototypeCleaner',
+           'check_cleaner', 'CleanerBank', 'SyntheticCase', 'synthetic_case']
 
 # %% ../nbs/05_cpc.ipynb #64ad470c
 def _pseudo_labels(p:torch.Tensor, y:torch.Tensor, m:torch.Tensor)->torch.Tensor:
@@ -310,13 +311,12 @@ class SyntheticCase:
     @property
     def feat_dim(self)->int: return self.features.shape[1]
 
-SYNTHETIC_MODES = ('sym', 'asym')  # synthetic_case's noise (not cpc.noise.NOISE_MODES: its asym is k -> k+1)
-
 def synthetic_case(num_classes:int=10, # K
                    n_per_class:int=300, # samples per true class
                    feat_dim:int=64, # D
-                   noise_rate:float=0.5, # sym: share of all samples relabelled at random; asym: share of each of the first K//2 classes flipped
-                   mode:str='sym', # 'sym' (uniform over K classes, may keep the label) or 'asym' (k -> k+1 for k < K//2)
+                   noise_rate:float=0.5, # share of the samples chosen for relabelling, as in `inject_noise`
+                   mode:str='sym', # the noise mode of `inject_noise`: 'sym', 'sym_flip' or 'asym'
+                   dataset:str|None=None, # for 'asym': the key of the ASYM_MAPS map to apply (its K must be num_classes)
                    hard_classes:list|None=None, # indices of the hard classes; None: every third class (0, 3, 6, ...)
                    sep:float=4.0, # norm of each class mean
                    spread:float=1.0, # per-coordinate std of the features of easy classes
@@ -325,12 +325,10 @@ def synthetic_case(num_classes:int=10, # K
                    hard_margin:float=0.5, # ... hard classes
                    memorize:float=1.0, # logit bonus of the given label (early memorisation)
                    logit_noise:float=1.0, # std of the per-sample Gaussian noise on every logit
-                   seed:int=0, # random seed (torch.Generator)
+                   seed:int=0, # random seed of the features and logits (torch.Generator) and of the noise (inject_noise)
                   )->SyntheticCase:
     "Class-clustered features with label noise, plus losses and softmax of a simulated early-epoch network with hard classes."
     check_positive_int(num_classes=num_classes, n_per_class=n_per_class, feat_dim=feat_dim)
-    check_choice(mode, SYNTHETIC_MODES, 'mode')
-    check_fraction(noise_rate, 'noise_rate')
     K, g = num_classes, torch.Generator().manual_seed(seed)
     hard = torch.zeros(K, dtype=torch.bool)
     hard[check_labels(torch.arange(0, K, 3) if hard_classes is None else torch.as_tensor(hard_classes, dtype=torch.long),
@@ -340,13 +338,7 @@ def synthetic_case(num_classes:int=10, # K
     means = F.normalize(torch.randn(K, feat_dim, generator=g), dim=1) * sep
     std = torch.where(hard, hard_spread, spread)
     features = means[true] + std[true, None] * torch.randn(n, feat_dim, generator=g)
-    labels = true.clone()
-    if mode == 'sym':
-        idx = torch.randperm(n, generator=g)[:round(noise_rate * n)]
-        labels[idx] = torch.randint(0, K, (len(idx),), generator=g)
-    else:
-        flip = (true < K // 2) & (torch.rand(n, generator=g) < noise_rate)
-        labels[flip] = (true[flip] + 1) % K
+    labels = inject_noise(true, mode, noise_rate, K, seed=seed, dataset=dataset)
     logits = logit_noise * torch.randn(n, K, generator=g)
     logits[rows, true] += torch.where(hard, hard_margin, margin)[true]
     logits[rows, labels] += memorize
