@@ -314,8 +314,8 @@ class SyntheticCase:
 def synthetic_case(num_classes:int=10, # K
                    n_per_class:int=300, # samples per true class
                    feat_dim:int=64, # D
-                   noise_rate:float=0.5, # share of the samples chosen for relabelling, as in `inject_noise`
-                   mode:str='sym', # the noise mode of `inject_noise`: 'sym', 'sym_flip' or 'asym'
+                   noise_rate:float=0.5, # share of the samples chosen for relabelling, as in inject_noise
+                   mode:str='sym', # the noise mode of inject_noise: 'sym', 'sym_flip' or 'asym'
                    dataset:str|None=None, # for 'asym': the key of the ASYM_MAPS map to apply (its K must be num_classes)
                    hard_classes:list|None=None, # indices of the hard classes; None: every third class (0, 3, 6, ...)
                    sep:float=4.0, # norm of each class mean
