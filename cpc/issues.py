@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from .cleaner import CleanerBank, CLEANERS, check_cleaner
 from .gmm import gmm_clean_prob
-from .checks import as_tensor, check_labels, check_probs, check_finite, check_length, check_losses, check_fraction
+from .checks import as_tensor, check_labels, check_probs, check_losses, check_fraction
 
 # %% auto #0
 __all__ = ['ISSUES_EXAMPLE', 'clean_probs', 'find_label_issues', 'read_outputs', 'write_issues', 'cpc_find_issues']
@@ -19,10 +19,7 @@ def _check_inputs(labels, pred_probs, features, losses)->tuple:
     p = check_probs(pred_probs, name='pred_probs', sum_to_one=True).detach().cpu().double()
     n, K = p.shape
     y = check_labels(labels, K, n).cpu()
-    f = None
-    if features is not None:
-        f = check_finite(as_tensor(features, 'features', 2).detach().cpu().float(), 'features')
-        check_length(f, n, 'features')
+    f = None if features is None else as_tensor(features, 'features', 2).detach().cpu()  # CleanerBank.step checks it
     l = None if losses is None else check_losses(losses, n).detach().cpu().double()
     return y, p, f, l
 
