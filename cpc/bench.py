@@ -66,7 +66,7 @@ def preset_grid(presets, # preset names of cpc.cli.PRESETS
     return out
 
 # %% ../nbs/11_bench.ipynb #5dd97940
-def cpu_track_grid(settings=('sym50', 'sym80', 'sym90', 'asym40'), # CPU-track presets fmnist-<setting>
+def cpu_track_grid(settings=('sym50', 'sym80', 'sym90', 'asym40', 'idn40'), # CPU-track presets fmnist-<setting>
                   )->dict: # run name -> TrainConfig
     "Every CPU-track preset of `settings` with each cleaner driving training, its cross-entropy floor, and the clean ceiling."
     grid = preset_grid([f'fmnist-{s}' for s in settings], baselines=('ce',))

@@ -14,10 +14,11 @@ from .train import TrainConfig, Trainer, TrainingError, RunLockedError
 from .diagnostics import plot_auc_curves
 
 # %% auto #0
-__all__ = ['CIFAR_LAMBDA_U', 'CLOTHING1M', 'WEBVISION', 'FMNIST_LAMBDA_U', 'CIFAR_N', 'PAPER_RESULTS', 'TABLE3',
+__all__ = ['CIFAR_LAMBDA_U', 'CLOTHING1M', 'WEBVISION', 'FMNIST_LAMBDA_U', 'CIFAR_N', 'CIFAR_IDN', 'PAPER_RESULTS', 'TABLE3',
            'AUGDMIX_SCHEDULE', 'BASELINES', 'PRESETS', 'FIELD_TYPES', 'USAGE', 'RUN_OPTIONS', 'Preset', 'cifar_config',
-           'fmnist_config', 'cifar_n_config', 'PaperResult', 'preset_name', 'baseline_config', 'baselines_of',
-           'parse_bool', 'parse_value', 'parse_config', 'cli_parser', 'list_presets', 'one_line', 'main', 'cpc_train']
+           'fmnist_config', 'cifar_n_config', 'cifar_idn_config', 'PaperResult', 'preset_name', 'baseline_config',
+           'baselines_of', 'parse_bool', 'parse_value', 'parse_config', 'cli_parser', 'list_presets', 'one_line',
+           'main', 'cpc_train']
 
 # %% ../nbs/10_cli.ipynb #d090ad07
 class Preset(NamedTuple):
@@ -57,9 +58,9 @@ WEBVISION = TrainConfig(dataset='webvision', noise_mode='real', noise_rate=0., m
                         strong_aug=False, eval_batch_size=256)
 
 # %% ../nbs/10_cli.ipynb #ee87e549
-FMNIST_LAMBDA_U = {('sym', 0.5): 25, ('sym', 0.8): 25, ('sym', 0.9): 50, ('asym', 0.4): 0}
+FMNIST_LAMBDA_U = {('sym', 0.5): 25, ('sym', 0.8): 25, ('sym', 0.9): 50, ('asym', 0.4): 0, ('idn', 0.4): 25}  # idn 40%: as sym 50%
 
-def fmnist_config(noise_mode:str, # 'sym' or 'asym'
+def fmnist_config(noise_mode:str, # 'sym', 'asym' or 'idn'
                   noise_rate:float, # a key of `FMNIST_LAMBDA_U`
                  )->TrainConfig:
     "The CPU track: Fashion-MNIST, 2,000 images without augmentation, `cnn_fc`, 20 epochs: about 3 minutes per run on 2 cores."
@@ -77,13 +78,26 @@ CIFAR_N = {  # preset -> (data set, CIFAR-N label set, its published noise rate)
     'cifar10n-aggre': ('cifar10', 'aggre_label', 0.0903), 'cifar10n-random1': ('cifar10', 'random_label1', 0.1723),
     'cifar10n-worst': ('cifar10', 'worse_label', 0.4021), 'cifar100n-noisy': ('cifar100', 'noisy_label', 0.4020)}
 
+def _nearest_sym(dataset:str, rate:float)->float:
+    "The rate of the paper's CIFAR sym preset nearest to `rate`."
+    return min((r for d, m, r in CIFAR_LAMBDA_U if d == dataset and m == 'sym'), key=lambda r: abs(r - rate))
+
 def cifar_n_config(name:str, # a key of CIFAR_N
                   )->TrainConfig:
     "A CIFAR-N run: the CIFAR sym preset of the nearest noise rate, trained on the human label set."
     if name not in CIFAR_N: raise ValueError(f"{name!r}: expected one of {list(CIFAR_N)}")
     dataset, key, rate = CIFAR_N[name]
-    near = min((r for d, m, r in CIFAR_LAMBDA_U if d == dataset and m == 'sym'), key=lambda r: abs(r - rate))
-    return dataclasses.replace(cifar_config(dataset, 'sym', near), noise_mode='human', noise_rate=0., human_key=key)
+    return dataclasses.replace(cifar_config(dataset, 'sym', _nearest_sym(dataset, rate)), noise_mode='human', noise_rate=0., human_key=key)
+
+# %% ../nbs/10_cli.ipynb #6ec89082
+CIFAR_IDN = {'cifar10-idn20': ('cifar10', 0.2), 'cifar10-idn40': ('cifar10', 0.4), 'cifar100-idn40': ('cifar100', 0.4)}  # preset -> (data set, rate)
+
+def cifar_idn_config(name:str, # a key of CIFAR_IDN
+                    )->TrainConfig:
+    "A CIFAR run with instance-dependent noise: the CIFAR sym preset of the nearest noise rate, with idn noise at the preset's rate."
+    if name not in CIFAR_IDN: raise ValueError(f"{name!r}: expected one of {list(CIFAR_IDN)}")
+    dataset, rate = CIFAR_IDN[name]
+    return dataclasses.replace(cifar_config(dataset, 'sym', _nearest_sym(dataset, rate)), noise_mode='idn', noise_rate=rate)
 
 # %% ../nbs/10_cli.ipynb #b3983ce7
 class PaperResult(NamedTuple):
@@ -113,13 +127,13 @@ TABLE3 = {  # preset -> {cleaner: test accuracy (%)}: the paper's Table 3, every
     'clothing1m': dict(gmm_agn=74.73, gmm_awr=74.18, cpc_agn=75.4, cpc_awr=74.36)}
 
 def preset_name(dataset:str, # 'cifar10', 'cifar100' or 'fmnist'
-                noise_mode:str, # 'sym' or 'asym'
+                noise_mode:str, # 'sym', 'asym' or 'idn'
                 noise_rate:float)->str:
     "`<dataset>-<mode><rate in %>`, e.g. `cifar10-sym50`."
     return f"{dataset}-{noise_mode}{round(noise_rate * 100)}"
 
 def _paper_presets()->dict:
-    "The presets of the paper's Tables 1 and 2, of the CPU track, and of CIFAR-N."
+    "The presets of the paper's Tables 1 and 2, of the CPU track, of CIFAR-N and of instance-dependent noise on CIFAR."
     cfgs = {preset_name(d, m, r): cifar_config(d, m, r) for d, m, r in CIFAR_LAMBDA_U}
     cfgs |= {'clothing1m': CLOTHING1M, 'webvision': WEBVISION}
     out = {}
@@ -133,6 +147,9 @@ def _paper_presets()->dict:
     for name, (dataset, key, rate) in CIFAR_N.items():
         out[name] = Preset(cifar_n_config(name), f"CIFAR-N, {dataset} {key} ({rate:.2%} noise): the nearest CIFAR sym preset's "
                                                  "settings, human labels (not in the paper; needs --allow_pickle)")
+    for name, (dataset, rate) in CIFAR_IDN.items():
+        out[name] = Preset(cifar_idn_config(name), f"IDN, {dataset} {round(rate * 100)}% (Xia et al.'s generator): the nearest CIFAR sym "
+                                                   "preset's settings (not in the paper)")
     return out
 
 # %% ../nbs/10_cli.ipynb #a130c573
@@ -153,7 +170,7 @@ def baseline_config(name:str, # a paper or CPU-track preset name
     if cfg.dataset in ('cifar10', 'cifar100'):
         if baseline == 'dividemix':  # Train_cifar.py: 300 epochs, lr/10 at 150, batch 64 (warm-up 128)
             return dataclasses.replace(cfg, **base, epochs=300, lr_drop=150, batch_size=64, warmup_batch_size=0)
-        if cfg.noise_mode == 'human': return None  # AugDMix published no CIFAR-N schedule
+        if (cfg.dataset, cfg.noise_mode, cfg.noise_rate) not in AUGDMIX_SCHEDULE: return None  # AugDMix published no CIFAR-N or IDN schedule
         epochs, drop = AUGDMIX_SCHEDULE[cfg.dataset, cfg.noise_mode, cfg.noise_rate]
         return dataclasses.replace(cfg, **base, epochs=epochs, lr_drop=drop, batch_size=128, warmup_batch_size=128)
     if cfg.dataset == 'clothing1m': return dataclasses.replace(cfg, **base)  # both scripts run the paper's schedule

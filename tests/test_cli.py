@@ -25,7 +25,7 @@ def test_presets_cover_the_paper_and_the_cpu_track():
     names = set(PRESETS)
     paper = {f'cifar10-sym{r}' for r in (20, 50, 80, 90)} | {'cifar10-asym40'} | {f'cifar100-sym{r}' for r in (20, 50, 80, 90)} \
             | {'clothing1m', 'webvision'}
-    cpu = {'fmnist-sym50', 'fmnist-sym80', 'fmnist-sym90', 'fmnist-asym40'}
+    cpu = {'fmnist-sym50', 'fmnist-sym80', 'fmnist-sym90', 'fmnist-asym40', 'fmnist-idn40'}
     assert paper | cpu <= names and set(PAPER_RESULTS) == paper
     for n in paper:
         for b in ("dividemix", "augdmix" if n != "webvision" else "gmm_agn"): assert f"{n}-{b}" in names
@@ -60,6 +60,17 @@ def test_paper_hyperparameters():
     for n in ('fmnist-sym50', 'fmnist-asym40'):
         c = PRESETS[n].config
         assert (c.dataset, c.model, c.strong_aug, c.weak_aug, c.train_subset) == ('fashion_mnist', 'cnn_fc', False, False, 2000)
+
+def test_idn_presets_take_the_nearest_sym_settings():
+    "Instance-dependent noise: the nearest sym preset's settings with idn noise; -dividemix, -ce (and -gmm_agn on CIFAR), no -augdmix."
+    for name, sym in (('cifar10-idn20', 'cifar10-sym20'), ('cifar10-idn40', 'cifar10-sym50'), ('cifar100-idn40', 'cifar100-sym50'),
+                      ('fmnist-idn40', 'fmnist-sym50')):
+        cfg, ref = PRESETS[name].config, PRESETS[sym].config
+        assert cfg.noise_mode == 'idn' and cfg.noise_rate == float(name[-2:]) / 100, name
+        assert set(cfg.diff(ref)) <= {'noise_mode', 'noise_rate'}, name
+        assert f'{name}-dividemix' in PRESETS and f'{name}-ce' in PRESETS and f'{name}-augdmix' not in PRESETS, name
+        assert PRESETS[f'{name}-dividemix'].config.noise_mode == 'idn'
+    assert parse_config('cifar10-idn40', baseline='gmm_agn').cleaner == 'gmm_agn'
 
 def test_parse_config_converts_overrides():
     cfg = parse_config('fmnist-sym80', {'epochs': '7', 'lr': '0.05', 'neg_entropy': 'true', 'strong_aug': '0'}, baseline='dividemix')
