@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_augment.ipynb #480bf293
 from __future__ import annotations
-import math
+import functools, math
 import torch, torch.nn.functional as F
 import torchvision
 from torchvision import transforms
@@ -34,9 +34,13 @@ def normalize(x:torch.Tensor, # uint8 images (N, C, H, W)
     if len(mean) != C or len(std) != C:
         raise ValueError(f"mean/std have {len(mean)}/{len(std)} entries; expected one per channel ({C})")
     if min(std) <= 0: raise ValueError(f"std must be positive, got {tuple(std)}")
-    m = torch.tensor(mean, dtype=torch.float32, device=x.device).view(1, C, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32, device=x.device).view(1, C, 1, 1)
+    m, s = _stat_tensors(tuple(map(float, mean)), tuple(map(float, std)), x.device)
     return (x.float() / 255 - m) / s
+
+@functools.lru_cache(maxsize=64)
+def _stat_tensors(mean:tuple, std:tuple, device:torch.device)->tuple:
+    "Mean and std as (1, C, 1, 1) float32 tensors on `device`, made once (a copy from the host each batch would wait for the GPU)."
+    return tuple(torch.tensor(v, dtype=torch.float32, device=device).view(1, len(v), 1, 1) for v in (mean, std))
 
 # %% ../nbs/02_augment.ipynb #e5da519a
 def _randint(high:int, n:int, x:torch.Tensor, generator:torch.Generator|None)->torch.Tensor:
@@ -119,10 +123,87 @@ def _draw_autoaugment(x:torch.Tensor, generator:torch.Generator|None=None)->tupl
     "Per image: sub-policy index (N,), apply bits (N, 2), negative-sign bits (N, 2) for the CIFAR-10 policy."
     N = len(x)
     sub = _randint(len(CIFAR10_POLICY), N, x, generator)
-    prob = torch.tensor([[p for _, p, _ in ops] for ops in CIFAR10_POLICY], device=x.device)  # (25, 2)
-    apply = _rand((N, 2), x, generator) < prob[sub]
+    apply = _rand((N, 2), x, generator) < _policy_tables(*x.shape[1:], x.device)['prob'][sub]
     negate = _rand((N, 2), x, generator) < 0.5
     return sub, apply, negate
+
+# %% ../nbs/02_augment.ipynb #ba3a766a
+_GEOMETRIC = ('ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate')  # a map of source pixels
+_VALUE_TABLE = ('Brightness', 'Posterize', 'Solarize', 'Invert')         # value -> value: a 256-entry table
+_BLEND = {'Color': 1, 'Contrast': 2, 'Sharpness': 3}                     # mixed with the grey image, its mean, its blur
+_IMAGE_TABLE = {'AutoContrast': 1, 'Equalize': 2}                        # a 256-entry table per image and channel
+
+@functools.lru_cache(maxsize=16)
+def _policy_tables(C:int, H:int, W:int, device:torch.device)->dict:
+    "What each policy entry (sub-policy, slot, sign; a last entry applies nothing) does, as tables on `device`, made by torchvision's own ops."
+    entries = []
+    for ops in CIFAR10_POLICY:
+        for name, _, bin_ in ops:
+            bins, signed = _MAGNITUDES[name]
+            mags = bins(10, H, W)
+            m = 0.0 if mags is None else float(mags[bin_])
+            entries += [(name, m), (name, -m if signed else m)]  # row 4s + 2j + negate
+    entries.append((None, 0.0))
+    E, HW = len(entries), H * W
+    positions = torch.arange(1, HW + 1, dtype=torch.float32, device=device).view(1, 1, H, W)  # 0 is the fill
+    values = torch.arange(256, device=device).to(torch.uint8).view(1, 1, 16, 16)
+    maps, luts = torch.arange(HW, device=device).repeat(E, 1), torch.arange(256, device=device).to(torch.uint8).repeat(E, 1)
+    par = torch.zeros(E, 4, dtype=torch.float64)  # r and 1 - r (each as float32 rounds it), blend kind, per-image table kind
+    par[:, 0] = 1.
+    f32 = lambda v: float(torch.tensor(v, dtype=torch.float32))
+    for e, (name, m) in enumerate(entries):
+        if name in _GEOMETRIC:
+            src = _AA_OPS[name](positions, m).flatten().long() - 1
+            maps[e] = torch.where(src < 0, HW, src)  # index H*W reads a zero pad
+        elif name in _VALUE_TABLE: luts[e] = _AA_OPS[name](values, m).flatten()
+        elif name in _BLEND and not (name == 'Color' and C == 1):  # saturation leaves one-channel images alone
+            r = 1.0 + m  # Sharpness blends x + (1 - r)(blur - x): its r factor stays 1
+            par[e] = torch.tensor([1. if name == 'Sharpness' else f32(r), f32(1.0 - r), _BLEND[name], 0], dtype=torch.float64)
+        elif name in _IMAGE_TABLE: par[e, 3] = _IMAGE_TABLE[name]
+    par = par.to(device)
+    return dict(maps=maps.view(E, 1, HW).expand(E, C, HW).contiguous(), luts=luts.view(E, 1, 256),
+                r=par[:, 0].float().view(E, 1, 1, 1), s=par[:, 1].view(E, 1, 1, 1).clone(),
+                blend=par[:, 2].long().view(E, 1, 1, 1), table=par[:, 3].long().view(E, 1, 1),
+                identity=torch.arange(256, device=device).to(torch.uint8), values=torch.arange(256., device=device),
+                one=torch.ones((), device=device), zero=torch.zeros((), device=device),
+                blur=(torch.tensor([[1., 1, 1], [1, 5, 1], [1, 1, 1]], device=device) / 13).expand(C, 1, 3, 3),
+                first=torch.arange(0, E - 1, 4, device=device)[:, None] + torch.tensor([0, 2], device=device), none=E - 1,
+                prob=torch.tensor([[p for _, p, _ in ops] for ops in CIFAR10_POLICY], device=device))
+
+def _equalize_tables(flat:torch.Tensor)->tuple:
+    "Tables (N, C, 256) of torchvision's (PIL's) equalisation of each channel of the int64 batch (N, C, H*W), and where it applies."
+    hist = torch.zeros(*flat.shape[:2], 256, dtype=torch.int32, device=flat.device)
+    hist.scatter_add_(2, flat, torch.ones_like(flat, dtype=torch.int32))
+    cum = hist.cumsum(2, dtype=torch.int32)
+    step = (flat.shape[-1] - hist.gather(2, cum.argmax(2, keepdim=True))).div_(255, rounding_mode='floor')
+    lut = F.pad((cum[..., :-1] + step // 2).div_(step.clamp(min=1), rounding_mode='floor').clamp_(0, 255), (1, 0))
+    return lut, step != 0  # a channel whose step is 0 is left as it is
+
+def _autocontrast_tables(xf:torch.Tensor, t:dict)->torch.Tensor:
+    "Tables (N, C, 256) of torchvision's autocontrast of each channel of the float batch (N, C, H*W)."
+    lo, hi = xf.amin(2, keepdim=True), xf.amax(2, keepdim=True)
+    flat = hi == lo
+    inv = torch.where(flat, t['one'], (hi - lo).mul_(1.0 / 255))
+    return (t['values'] - torch.where(flat, t['zero'], lo)).div_(inv).clamp_(0, 255)
+
+def _policy_slot(x:torch.Tensor, e:torch.Tensor, t:dict)->torch.Tensor:
+    "One slot of the policy on the whole batch: the pixel map, then the value table, then the blend of entry `e` (N,) of each image."
+    N, C, H, W = x.shape
+    flat = F.pad(x.flatten(2), (0, 1)).gather(2, t['maps'][e])  # shear, translate, rotate
+    idx = flat.long()
+    eq, eq_ok = _equalize_tables(idx)
+    kind = t['table'][e]
+    lut = torch.where(kind == 2, torch.where(eq_ok, eq, t['identity']).to(torch.uint8),
+                      torch.where(kind == 1, _autocontrast_tables(flat.float(), t).to(torch.uint8), t['luts'][e]))
+    y = lut.gather(2, idx).view(N, C, H, W).float()  # brightness, posterize, solarize, invert, autocontrast, equalize
+    if C == 3:
+        r, g, b = y.unbind(1)
+        grey = r.mul(0.2989).add_(g, alpha=0.587).add_(b, alpha=0.114).unsqueeze(1).floor_()
+    else: grey = y
+    sharp = F.pad(F.conv2d(y, t['blur'], groups=C).round_() - y[..., 1:-1, 1:-1], (1, 1, 1, 1))  # borders stay
+    blend = t['blend'][e]
+    other = torch.where(blend == 3, sharp, torch.where(blend == 2, grey.mean((1, 2, 3), keepdim=True), grey))
+    return (other * t['s'][e] + y * t['r'][e]).float().clamp_(0, 255).to(torch.uint8)  # float64: one rounding, as torchvision's fused multiply-add
 
 # %% ../nbs/02_augment.ipynb #24bb00da
 def apply_autoaugment(x:torch.Tensor, # uint8 images (N, C, H, W)
@@ -130,30 +211,21 @@ def apply_autoaugment(x:torch.Tensor, # uint8 images (N, C, H, W)
                       apply:torch.Tensor, # (N, 2) bool: apply the sub-policy's first/second op
                       negate:torch.Tensor, # (N, 2) bool: negate the magnitude (signed ops only)
                      )->torch.Tensor: # uint8 (N, C, H, W)
-    "Apply the CIFAR-10 AutoAugment policy with given per-image draws, one op call per group of images."
+    "Apply the CIFAR-10 AutoAugment policy with given per-image draws: two slots, each a fixed sequence of batched operations."
     _check_images(x)
-    N, H, W = len(x), *x.shape[-2:]
+    N = len(x)
     if sub.shape != (N,) or apply.shape != (N, 2) or negate.shape != (N, 2):
         raise ValueError(f"for {N} images expected sub (N,), apply and negate (N, 2); "
                          f"got {tuple(sub.shape)}, {tuple(apply.shape)}, {tuple(negate.shape)}")
-    out = x.clone()
-    for s, ops in enumerate(CIFAR10_POLICY):
-        in_s = sub == s
-        if not in_s.any(): continue
-        for j, (name, _, bin_) in enumerate(ops):
-            bins, signed = _MAGNITUDES[name]
-            mags = bins(10, H, W)
-            m = 0.0 if mags is None else float(mags[bin_])
-            for neg in ((False, True) if signed else (None,)):
-                sel = in_s & apply[:, j] & (negate[:, j] == neg if signed else True)
-                idx = sel.nonzero().squeeze(1)
-                if len(idx): out[idx] = _AA_OPS[name](out[idx], -m if neg else m)
-    return out
+    t = _policy_tables(*x.shape[1:], x.device)
+    entry = torch.where(apply, t['first'][sub] + negate, t['none'])  # (N, 2) rows of the tables
+    for j in range(2): x = _policy_slot(x, entry[:, j], t)
+    return x
 
 def autoaugment(x:torch.Tensor, # uint8 images (N, C, H, W)
                 generator:torch.Generator|None=None, # source of randomness
                )->torch.Tensor: # uint8 (N, C, H, W)
-    "AutoAugment CIFAR-10 policy with a sub-policy drawn per image, batched by sub-policy."
+    "AutoAugment CIFAR-10 policy with a sub-policy drawn per image, applied to the whole batch at once."
     _check_images(x)
     return apply_autoaugment(x, *_draw_autoaugment(x, generator))
 

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['sharpen', 'co_guess', 'co_refine', 'dividemix_targets', 'mixmatch_mix', 'linear_rampup', 'semi_loss', 'prior_penalty',
-           'neg_entropy']
+__all__ = ['sharpen', 'co_guess', 'co_refine', 'dividemix_targets', 'draw_mix', 'mixmatch_mix', 'linear_rampup', 'mixed_losses',
+           'semi_loss', 'prior_penalty', 'neg_entropy']
 
 # %% ../nbs/06_mixmatch.ipynb #ea0c23bf
 def _check_T(T):
@@ -74,38 +74,44 @@ def dividemix_targets(logits_x1:torch.Tensor,      # (B, K) trained net on label
                       T:float=0.5,                 # sharpening temperature
                      )->torch.Tensor:              # (2B+2B', K) targets for [x1; x2; u1; u2]
     "Refined labeled and guessed unlabeled targets, stacked as [q_x, q_x, q_u, q_u] for `mixmatch_mix`."
-    onehot = F.one_hot(labels.long(), logits_x1.shape[-1]).to(logits_x1.device)
+    onehot = (labels[:, None] == torch.arange(logits_x1.shape[-1], device=labels.device)).to(logits_x1.device)  # one_hot reads the labels' range back
     tx = co_refine(logits_x1, logits_x2, onehot, w, T)
     tu = co_guess(logits_u1_net1, logits_u2_net1, logits_u1_net2, logits_u2_net2, T)
     return torch.cat([tx, tx, tu, tu])
 
 # %% ../nbs/06_mixmatch.ipynb #6883a5f3
+def draw_mix(n:int, # rows to mix
+             alpha:float=4.0, # Beta(alpha, alpha) concentration, > 0
+             generator:torch.Generator|None=None, # source of randomness; None: torch's global CPU generator
+            )->tuple: # (lam' as a 0-dim float32 tensor, permutation of range(n)), on the generator's device
+    "MixMatch's random draws: lam' = max(l, 1-l) with l ~ Beta(alpha, alpha), and a permutation of the rows."
+    if not alpha > 0: raise ValueError(f"alpha must be > 0 for Beta(alpha, alpha), got alpha={alpha!r}")
+    dev = generator.device if generator is not None else torch.device('cpu')
+    l = torch._sample_dirichlet(torch.full((2,), float(alpha), device=dev), generator=generator)[0]
+    return torch.maximum(l, 1 - l), torch.randperm(n, generator=generator, device=dev)
+
 def mixmatch_mix(inputs:torch.Tensor,   # (N, ...) stacked inputs [x1; x2; u1; u2], N = 4B
                  targets:torch.Tensor,  # (N, K) soft targets in the same order
                  alpha:float=4.0,       # Beta(alpha, alpha) concentration, > 0
-                 generator:torch.Generator|None=None, # source of the seed; None: torch's global RNG
-                 lam:float|None=None,   # explicit mixing weight in [0, 1] (skips the Beta draw)
+                 generator:torch.Generator|None=None, # source of the draw; None: torch's global RNG
+                 lam:float|torch.Tensor|None=None, # explicit mixing weight in [0, 1], a float or 0-dim tensor (skips the Beta draw)
                  perm:torch.Tensor|None=None, # explicit permutation of range(N) (skips the draw)
-                )->tuple:               # (mixed inputs, mixed targets, lam as a float)
+                )->tuple:               # (mixed inputs, mixed targets, lam: the float given, else a 0-dim tensor)
     "MixMatch mixup of the whole stack with one lam = max(l, 1-l), l ~ Beta(alpha, alpha)."
-    if not alpha > 0: raise ValueError(f"alpha must be > 0 for Beta(alpha, alpha), got alpha={alpha!r}")
     n = inputs.shape[0]
     if targets.dim() != 2 or targets.shape[0] != n:
         raise ValueError(f"targets must be (N, K) with N = inputs.shape[0] = {n}; got shape {tuple(targets.shape)}")
-    if lam is not None and not 0 <= lam <= 1: raise ValueError(f"lam must be in [0, 1], got lam={lam!r}")
+    if isinstance(lam, (int, float)) and not 0 <= lam <= 1: raise ValueError(f"lam must be in [0, 1], got lam={lam!r}")
     if perm is not None and perm.shape != (n,):
         raise ValueError(f"perm must be a permutation of shape ({n},), got shape {tuple(perm.shape)}")
     if lam is None or perm is None:
-        seed = int(torch.randint(0, 2**63 - 1, (1,), generator=generator,
-                                 device=generator.device if generator is not None else 'cpu'))
-        rng = np.random.default_rng(seed)
-        l = float(rng.beta(alpha, alpha))
-        if lam is None: lam = max(l, 1 - l)
-        if perm is None: perm = torch.from_numpy(rng.permutation(n))
+        l, p = draw_mix(n, alpha, generator)
+        lam, perm = (l if lam is None else lam), (p if perm is None else perm)
+    if isinstance(lam, torch.Tensor): lam = lam.to(inputs.device)
     perm = perm.to(inputs.device)
     mixed_inputs = lam * inputs + (1 - lam) * inputs[perm]
-    mixed_targets = lam * targets + (1 - lam) * targets[perm.to(targets.device)]
-    return mixed_inputs, mixed_targets, float(lam)
+    mixed_targets = lam * targets + (1 - lam) * targets[perm]
+    return mixed_inputs, mixed_targets, lam
 
 # %% ../nbs/06_mixmatch.ipynb #cfc5625e
 def linear_rampup(current:float,        # fractional epoch: epoch + batch_idx / num_iter
@@ -117,6 +123,19 @@ def linear_rampup(current:float,        # fractional epoch: epoch + batch_idx / 
     return float(np.clip((current - warm_up) / rampup_length, 0.0, 1.0))
 
 # %% ../nbs/06_mixmatch.ipynb #4a5d4f2f
+def mixed_losses(logits_x:torch.Tensor,   # (Nx, K) logits of the mixed labeled rows
+                 targets_x:torch.Tensor,  # (Nx, K) their mixed soft targets
+                 logits_u:torch.Tensor,   # (Nu, K) logits of the mixed unlabeled rows
+                 targets_u:torch.Tensor,  # (Nu, K) their mixed soft targets
+                )->tuple:                 # (Lx, Lu)
+    "Soft cross-entropy of the mixed labeled rows and mean squared error of the mixed unlabeled rows' probabilities."
+    if logits_x.shape != targets_x.shape or logits_u.shape != targets_u.shape:
+        raise ValueError(f"logits and targets must have equal shapes; got logits_x {tuple(logits_x.shape)} vs targets_x "
+                         f"{tuple(targets_x.shape)}, logits_u {tuple(logits_u.shape)} vs targets_u {tuple(targets_u.shape)}")
+    Lx = -(F.log_softmax(logits_x.float(), dim=1) * targets_x).sum(1).mean()
+    Lu = (logits_u.float().softmax(dim=1) - targets_u).pow(2).mean()
+    return Lx, Lu
+
 def semi_loss(logits_x:torch.Tensor,   # (Nx, K) logits of the mixed labeled rows
               targets_x:torch.Tensor,  # (Nx, K) their mixed soft targets
               logits_u:torch.Tensor,   # (Nu, K) logits of the mixed unlabeled rows
@@ -127,12 +146,7 @@ def semi_loss(logits_x:torch.Tensor,   # (Nx, K) logits of the mixed labeled row
               rampup_length:float=16,  # epochs of linear ramp
              )->tuple:                 # (Lx, Lu, weight): loss = Lx + weight * Lu (+ penalty)
     "DivideMix SemiLoss: soft CE on labeled rows, MSE of probabilities on unlabeled rows, ramped weight."
-    if logits_x.shape != targets_x.shape or logits_u.shape != targets_u.shape:
-        raise ValueError(f"logits and targets must have equal shapes; got logits_x {tuple(logits_x.shape)} vs targets_x "
-                         f"{tuple(targets_x.shape)}, logits_u {tuple(logits_u.shape)} vs targets_u {tuple(targets_u.shape)}")
-    Lx = -(F.log_softmax(logits_x.float(), dim=1) * targets_x).sum(1).mean()
-    Lu = (logits_u.float().softmax(dim=1) - targets_u).pow(2).mean()
-    return Lx, Lu, lambda_u * linear_rampup(epoch, warm_up, rampup_length)
+    return *mixed_losses(logits_x, targets_x, logits_u, targets_u), lambda_u * linear_rampup(epoch, warm_up, rampup_length)
 
 # %% ../nbs/06_mixmatch.ipynb #66fc31b8
 def prior_penalty(logits:torch.Tensor,            # (N, K) logits of the whole mixed batch

@@ -116,7 +116,7 @@ def inject_noise(labels,            # clean 1-D integer labels (torch tensor, nu
                  num_classes:int,   # K
                  seed:int|None=0,   # seed of the local generator; the same seed gives the same labels
                  dataset:str|None=None, # key of `ASYM_MAPS`; required for 'asym', checked against K when given
-                 images=None,       # (N, ...) images in the order of `labels`: required for 'idn', ignored by the other modes
+                 images:torch.Tensor|None=None, # (N, ...) images in the order of `labels`: required for 'idn', ignored by the other modes
                 ):                  # noisy labels, same type as `labels` (lists come back as numpy arrays)
     "Relabel round(rate*N) uniformly chosen samples by the noise `mode`, the DivideMix way; 'idn' relabels each sample by its image."
     check_choice(mode, NOISE_MODES, 'noise mode'); check_fraction(rate, 'noise rate')
@@ -289,7 +289,7 @@ def _csv_columns(path:Path)->tuple:
 def load_noise_file(path,             # a JSON list of ints (DivideMix, save_noise_file) or a CSV with a label_noisy column (Chen et al.)
                     num_samples:int,  # N of the data set the labels are for
                     num_classes:int,  # K of that data set
-                    clean=None,       # the data set's true labels: compared with a CSV's `label` column when both exist
+                    clean:torch.Tensor|None=None, # the data set's true labels: compared with a CSV's `label` column when both exist
                    )->torch.Tensor:   # int64 labels
     "Read a noise file, refusing one whose length or label range does not fit the data set, or a CSV whose rows are in another order."
     path = Path(path)
@@ -323,7 +323,7 @@ def noisy_labels(labels,          # clean 1-D integer labels
                  path:str|Path|None=None,       # noise file: re-read if it exists, else written (a .csv is only read); None: neither
                  seed:int|None=0, # seed used when the noise is injected
                  dataset:str|None=None, # key of `ASYM_MAPS`, for asym noise
-                 images=None,     # (N, ...) images in the order of `labels`, for idn noise (unused when the file exists)
+                 images:torch.Tensor|None=None, # (N, ...) images in the order of `labels`, for idn noise (unused when the file exists)
                 ):                # noisy labels, same type as `labels`
     "DivideMix's behaviour: read the noise file if present, else inject noise and write the file."
     check_choice(mode, NOISE_MODES, 'noise mode'); check_fraction(rate, 'noise rate'); _check_dataset(dataset, num_classes)

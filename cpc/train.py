@@ -30,7 +30,7 @@ _KIND = {str: 'a string', int: 'an integer', float: 'a finite number', bool: 'a 
 class TrainConfig:
     "Everything that defines a training run (two networks, DivideMix + a cleaner)."
     dataset:str='cifar10'        # cifar10, cifar100, fashion_mnist, clothing1m, webvision
-    noise_mode:str='sym'         # sym, sym_flip, asym; 'real' for data sets with real noise; 'human' for CIFAR-N labels
+    noise_mode:str='sym'         # sym, sym_flip, asym, idn; 'real' for data sets with real noise; 'human' for CIFAR-N labels
     noise_rate:float=0.5         # fraction of samples relabelled (DivideMix convention)
     human_key:str=''             # noise_mode='human': the CIFAR-N label set, e.g. aggre_label, worse_label (CIFAR-10N), noisy_label (CIFAR-100N)
     model:str='preact_resnet18'  # a name in `cpc.models.MODELS`
@@ -65,6 +65,8 @@ class TrainConfig:
     cpc_epochs:int=1             # CPC passes over the cached features per epoch
     precision:str='auto'         # 'bf16' (autocast; BatchNorm and losses stay float32), 'fp32', or 'auto': bf16 on CUDA only
     channels_last:str='auto'     # 'on', 'off', or 'auto': on for CUDA only
+    fuse_views:str='auto'        # 'on': the trained net's four no-grad forwards as one, with chunked BatchNorm (same arithmetic); 'off'; 'auto': on for CUDA without compile
+    cuda_graphs:str='auto'       # 'on': replay steady-shape steps as CUDA graphs, checked against eager on first use; 'off'; 'auto': on for CUDA, one process, without compile
     compile:bool=False           # torch.compile each network in place (see bench/bench_compile.py for when it pays)
     eval_batch_size:int=1024     # batch size of the eval pass and the test
     num_workers:int=4            # DataLoader workers for the image-file data sets
@@ -78,7 +80,8 @@ class TrainConfig:
             ok = type(v) in (int, float) and math.isfinite(v) if t is float else type(v) is t  # type(True) is bool, not int
             if not ok: raise ValueError(f"{f.name}={v!r}: expected {_KIND[t]}")
         known = dict(cleaner=CLEANERS, model=tuple(MODELS), noise_mode=tuple(NOISE_MODES) + ('real', 'human'),
-                     dataset=SMALL_DATASETS + FILE_DATASETS, precision=('auto', 'bf16', 'fp32'), channels_last=('auto', 'on', 'off'))
+                     dataset=SMALL_DATASETS + FILE_DATASETS, precision=('auto', 'bf16', 'fp32'), channels_last=('auto', 'on', 'off'),
+                     fuse_views=('auto', 'on', 'off'), cuda_graphs=('auto', 'on', 'off'))
         for f, ok in known.items():
             if getattr(self, f) not in ok: raise ValueError(f"{f}={getattr(self, f)!r}: expected one of {ok}")
         if not 0 <= self.noise_rate <= 1: raise ValueError(f"noise_rate={self.noise_rate}: expected a value in [0, 1]")
@@ -133,7 +136,8 @@ from .augment import normalize, weak_augment, strong_augment, large_image_transf
 from .models import create_model
 from .gmm import LossHistory
 from .cleaner import CleanerBank, CLEANERS
-from .mixmatch import dividemix_targets, mixmatch_mix, semi_loss, prior_penalty, neg_entropy
+from .mixmatch import draw_mix, linear_rampup
+from .step import ssl_step, ce_step, GraphStep, capture_cuda_graph
 from .diagnostics import cleaner_metrics, bernoulli_kl, agreement
 from .distributed import (init_distributed, rank_share, gather_rows, all_sum, barrier, broadcast_object,
                              gather_objects, sync_buffers)
@@ -251,7 +255,7 @@ def load_data(cfg:TrainConfig, # the run
         else:
             path = Path(noise_dir)/noise_file_name(cfg.noise_rate, cfg.noise_mode) if noise_dir else None
             noisy = noisy_labels(train.labels, cfg.noise_mode, cfg.noise_rate, train.num_classes, path=path,
-                                 seed=cfg.seed, dataset=cfg.dataset)
+                                 seed=cfg.seed, dataset=cfg.dataset, images=train.images)
         true = train.labels
         train = dataclasses.replace(train, labels=torch.as_tensor(noisy))
         return TensorSource(train, device, cfg.weak_aug), TensorSource(test, device), true.to(device)
@@ -294,8 +298,8 @@ class TrainingError(RuntimeError):
     "Training cannot go on (a non-finite loss); the message names the epoch and the last good checkpoint."
 
 def _autocast(device, bf16:bool):
-    "bf16 autocast on `device` when `bf16`, else a no-op context."
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+    "bf16 autocast on `device` when `bf16`, else a no-op context (no weight cache: a CUDA graph must record every cast)."
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=False)
 
 CPC_CLEANERS = ('cpc_agn', 'cpc_awr')
 METRIC_COLUMNS = (['epoch', 'lr', 'test_acc', 'test_top5', 'imagenet_top1', 'imagenet_top5', 'val_acc_a', 'val_acc_b']
@@ -382,6 +386,9 @@ class Trainer:
 
     def _setup(self, data, resume, download, imagenet, overwrite, allow_pickle):
         cfg = self.cfg
+        if cfg.cuda_graphs == 'on' and (self.device.type != 'cuda' or self.world > 1 or cfg.compile):
+            raise ValueError(f"cuda_graphs='on' needs one process on a CUDA device without compile; got device "
+                             f"{str(self.device)!r}, {self.world} process(es), compile={cfg.compile}: use 'auto' or 'off'")
         if not resume and self.ckpt.exists():
             if not overwrite:
                 raise RunExistsError(f"out={str(self.out)!r} already holds a run ({epochs_done(self.out)} epoch(s) done): resume it (--resume), "
@@ -417,7 +424,7 @@ class Trainer:
         # draws the augmented views and the mixing; one process shares `gen`, so its random stream is that of a plain run
         self.view_gen = self.gen if self.world == 1 else torch.Generator(self.device).manual_seed(cfg.seed + 7919 * (self.rank + 1))
         self.best = [dict(acc=-1., epoch=-1, net=None) for _ in self.nets]  # best-validation weights (`select_on_val`)
-        self.history, self.start_epoch = [], 0
+        self.history, self.start_epoch, self._steps = [], 0, {}
         if saved is not None: self._restore(saved)
         self.ddp = self.nets if self.world == 1 else [  # the wrappers train; `nets` hold the weights (and checkpoint keys)
             torch.nn.parallel.DistributedDataParallel(n, device_ids=[self.device] if self.device.type == 'cuda' else None)
@@ -433,6 +440,33 @@ class Trainer:
     def channels_last(self)->bool:
         "Whether networks and batches use the channels-last memory format ('auto' = on CUDA only)."
         return self.cfg.channels_last == 'on' or (self.cfg.channels_last == 'auto' and self.device.type == 'cuda')
+
+    @property
+    def fuse_views(self)->bool:
+        "Whether the SSL step runs the trained network's four no-grad forwards as one chunked forward ('auto' = on CUDA without compile)."
+        return self.cfg.fuse_views == 'on' or (self.cfg.fuse_views == 'auto' and self.device.type == 'cuda' and not self.cfg.compile)
+    @property
+    def cuda_graphs(self)->bool:
+        "Whether steady-shape steps replay as CUDA graphs ('auto' = on CUDA, one process, without compile)."
+        return self.cfg.cuda_graphs == 'on' or (self.cfg.cuda_graphs == 'auto' and self.device.type == 'cuda'
+                                                and self.world == 1 and not self.cfg.compile)
+
+    def _step(self, kind:str, net, opt)->GraphStep:
+        "The warm-up (`kind='ce'`) or SSL step of `net`, graphed for the run's own networks when `cuda_graphs` is on."
+        key = (kind, id(net))
+        if key not in self._steps:
+            k = next((k for k, n in enumerate(self.nets) if n is net), None)
+            cap = capture_cuda_graph if self.cuda_graphs and k is not None else None
+            if kind == 'ce':
+                f = lambda x, y: ce_step(self._trained(net), opt, x, y, self.cfg.neg_entropy, self._fwd)
+                self._steps[key] = GraphStep(f, [net], [opt], cap, 'warm-up step')
+            else:
+                peer, cfg = self.nets[1 - k], self.cfg
+                f = lambda *a: ssl_step(net, peer, opt, *a, T=cfg.T, guess_at=2 if cfg.strong_aug else 0,
+                                        labeled_rows_only=cfg.labeled_rows_only, fuse=self.fuse_views, fwd=self._fwd,
+                                        trained=self._trained(net))
+                self._steps[key] = GraphStep(f, [net, peer], [opt], cap, 'SSL step')
+        return self._steps[key]
 
     def _make_net(self, K, in_ch):
         net = create_model(self.cfg.model, K, in_channels=in_ch, pretrained=self.cfg.pretrained).to(self.device)
@@ -479,14 +513,10 @@ def ce_epoch(self:Trainer, net, opt,
     "One cross-entropy pass of `net` over the weak views of the training samples `idx` (the warm-up step; also `cross_val_outputs`)."
     cfg = self.cfg
     net.train()
-    n, fwd = math.ceil(len(idx) / cfg.warmup_batch), self._trained(net)
+    n, step = math.ceil(len(idx) / cfg.warmup_batch), self._step('ce', net, opt)
     total = torch.zeros((), device=self.device)
     for b, (x,) in self._bar(self._train_batches(idx, ('weak',), cfg.warmup_batch), n, desc):
-        logits, _ = self._fwd(fwd, x)
-        loss = F.cross_entropy(logits, self.train.labels[b])
-        if cfg.neg_entropy: loss = loss + neg_entropy(logits)
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-        total += loss.detach()
+        total += step(x, self.train.labels[b], steady=len(b) == cfg.warmup_batch)
     return total
 
 @patch
@@ -534,49 +564,49 @@ def _cycle(trainer, idx, kinds, batch_size):
     while True: yield from trainer._train_batches(idx, kinds, batch_size)
 
 @patch
+def _ssl_split(self:Trainer, epoch:int, k:int, prob:torch.Tensor, clean:torch.Tensor, idx:torch.Tensor|None)->tuple|None:
+    "Before the loop: labeled and unlabeled indices, and the clean probability by training index; None when the epoch is skipped."
+    idx = torch.arange(len(self.train), device=self.device) if idx is None else idx.to(self.device)
+    clean = clean.to(self.device)
+    lab, unl = idx[clean], idx[~clean]
+    w = torch.zeros(len(self.train), device=self.device)
+    w[idx] = prob.to(self.device, torch.float32)
+    least = _least_batch(self.world)
+    if len(lab) < least:
+        log.warning(f"epoch {epoch}: network {'AB'[k]} gets an empty labeled set; its SSL step is skipped")
+        return None
+    if len(unl) < least: unl = unl[:0]
+    if len(unl) == 0: log.warning(f"epoch {epoch}: network {'AB'[k]} gets an empty unlabeled set; training on L_x only")
+    return lab, unl, w
+
+@patch
+def _ssl_inputs(self:Trainer, epoch:int, lab:torch.Tensor, unl:torch.Tensor, w:torch.Tensor):
+    "Per SSL step: the inputs of `ssl_step` after its networks and optimiser, and whether the batches have the steady shape."
+    cfg = self.cfg
+    kinds = ('strong', 'strong', 'weak', 'weak') if cfg.strong_aug else ('weak', 'weak')
+    n_batches, ramp_iter = math.ceil(len(lab) / cfg.batch_size), len(lab) // cfg.batch_size + 1  # DivideMix's num_iter
+    labeled = _cycle(self, lab, kinds, cfg.batch_size)
+    unlabeled = _cycle(self, unl, kinds, cfg.batch_size) if len(unl) else None
+    for i in range(n_batches):
+        b, xv = next(labeled)
+        ub, uv = next(unlabeled) if unlabeled is not None else (b[:0], [v[:0] for v in xv])
+        lam, perm = draw_mix(2 * (len(b) + len(ub)), cfg.alpha, self.view_gen)
+        w_u = cfg.lambda_u * linear_rampup(epoch + i / ramp_iter, cfg.warmup_epochs)
+        yield (xv, uv, self.train.labels[b], w[b], lam, perm, w_u), len(b) == len(ub) == cfg.batch_size
+
+@patch
 def ssl_epoch(self:Trainer, epoch:int, k:int,
               prob:torch.Tensor, # the peer cleaner's clean probability of each sample in `idx`
               clean:torch.Tensor, # bool, same length: the peer cleaner's labeled set
               idx:torch.Tensor|None=None, # the training indices the split covers (None: all, in index order)
              )->torch.Tensor: # summed loss, for the NaN check
     "One DivideMix epoch of network `k` on the split chosen by the other network's cleaner."
-    cfg, net, peer, opt = self.cfg, self.nets[k], self.nets[1 - k], self.opts[k]
-    idx = torch.arange(len(self.train), device=self.device) if idx is None else idx.to(self.device)
-    clean = clean.to(self.device)
-    lab, unl = idx[clean], idx[~clean]
-    w = torch.zeros(len(self.train), device=self.device)
-    w[idx] = prob.to(self.device, torch.float32)  # clean probability by training index
     total = torch.zeros((), device=self.device)
-    least = _least_batch(self.world)
-    if len(lab) < least:
-        log.warning(f"epoch {epoch}: network {'AB'[k]} gets an empty labeled set; its SSL step is skipped")
-        return total
-    if len(unl) < least: unl = unl[:0]
-    if len(unl) == 0: log.warning(f"epoch {epoch}: network {'AB'[k]} gets an empty unlabeled set; training on L_x only")
-    kinds = ('strong', 'strong', 'weak', 'weak') if cfg.strong_aug else ('weak', 'weak')
-    guess_at = 2 if cfg.strong_aug else 0  # AugDMix: the weak views 3 and 4 guess and refine, the strong 1 and 2 are mixed
-    n_batches, ramp_iter = math.ceil(len(lab) / cfg.batch_size), len(lab) // cfg.batch_size + 1  # DivideMix's num_iter
-    labeled = _cycle(self, lab, kinds, cfg.batch_size)
-    unlabeled = _cycle(self, unl, kinds, cfg.batch_size) if len(unl) else None
-    net.train(); peer.eval()
-    for i in self._bar(range(n_batches), n_batches, f'SSL {"AB"[k]}'):
-        b, xv = next(labeled)
-        ub, uv = next(unlabeled) if unlabeled is not None else (b[:0], [v[:0] for v in xv])
-        nx, nu = len(b), len(ub)
-        with torch.no_grad():  # DivideMix's order: the trained net (train mode) one view per forward, the peer in eval mode
-            lu1, lu2 = (self._fwd(net, v)[0] if nu else v.new_zeros(0, self.num_classes) for v in uv[guess_at:guess_at + 2])
-            pu1, pu2 = self._fwd(peer, torch.cat(uv[guess_at:guess_at + 2]))[0].split([nu, nu])
-            lx1, lx2 = (self._fwd(net, v)[0] for v in xv[guess_at:guess_at + 2])
-            targets = dividemix_targets(lx1, lx2, self.train.labels[b], w[b], lu1, lu2, pu1, pu2, cfg.T)
-        inputs = torch.cat([xv[0], xv[1], uv[0], uv[1]])
-        mixed, mixed_t, _ = mixmatch_mix(inputs, targets, cfg.alpha, generator=self.view_gen)
-        if cfg.labeled_rows_only: mixed, mixed_t, nu = mixed[:2*nx], mixed_t[:2*nx], 0  # partners still come from all rows
-        logits = self._fwd(self._trained(net), mixed)[0]
-        Lx, Lu, w_u = semi_loss(logits[:2*nx], mixed_t[:2*nx], logits[2*nx:], mixed_t[2*nx:], cfg.lambda_u,
-                                epoch + i / ramp_iter, cfg.warmup_epochs)
-        loss = Lx + prior_penalty(logits) + (w_u * Lu if nu else 0.)
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-        total += loss.detach()
+    split = self._ssl_split(epoch, k, prob, clean, idx)
+    if split is None: return total
+    step, n = self._step('ssl', self.nets[k], self.opts[k]), math.ceil(len(split[0]) / self.cfg.batch_size)
+    self.nets[k].train(); self.nets[1 - k].eval()
+    for inputs, steady in self._bar(self._ssl_inputs(epoch, *split), n, f'SSL {"AB"[k]}'): total += step(*inputs, steady=steady)
     return total
 
 # %% ../nbs/07_train.ipynb #e1e731f4
