@@ -260,6 +260,12 @@ def _pure_ssl(t:Trainer, k:int, n_iter:int)->float:
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
     return _clock(t.device) - start
 
+def _pure_flop(t:Trainer)->float:
+    "FLOPs of one labeled batch of `_pure_ssl` (both passes, forward and backward), counted by torch's FlopCounterMode."
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as fc: _pure_ssl(t, 0, 1)
+    return float(fc.get_total_flops())
+
 def _clock(device)->float:
     if device.type == 'cuda': torch.cuda.synchronize(device)
     return time.perf_counter()
@@ -268,8 +274,9 @@ def epoch_timing(cfg:TrainConfig, # the configuration to time (its epochs are se
                  data:str|Path|None=None, # data folder (None: the data set's default places)
                  device:str|torch.device|None=None, # 'cuda', 'cpu', ... (None: CUDA when available)
                  ssl_epochs:int=3, # SSL epochs timed
-                )->dict: # seconds (medians over the timed epochs) and the two ratios
-    "Seconds per SSL epoch: the whole epoch, the eval pass with all cleaners, the two SSL steps, the test, and the pure model compute of the SSL steps."
+                 rows:list|None=None, # when given, receives the run's metrics rows (test accuracy, labeled sizes, ... per epoch)
+                )->dict: # seconds (medians over the timed epochs), the two ratios, and the FLOPs of an SSL epoch's model compute
+    "Seconds per SSL epoch: the whole epoch, the eval pass with all cleaners, the two SSL steps, the test, and the pure model compute of the SSL steps; seconds per warm-up epoch."
     cfg = replace(cfg, epochs=cfg.warmup_epochs + 1 + ssl_epochs, lr_drop=cfg.lr_drop_epoch)
     spent = {}
     with tempfile.TemporaryDirectory() as d:
@@ -282,10 +289,13 @@ def epoch_timing(cfg:TrainConfig, # the configuration to time (its epochs are se
             setattr(t, name, timed)
         t.fit()
         epochs = range(cfg.warmup_epochs + 1, cfg.epochs)
-        pure = [sum(_pure_ssl(t, k, -(-t.history[-1][f'labeled_{"ab"[k]}'] // cfg.batch_size)) for k in range(2))
-                for _ in epochs]
+        n_iter = [-(-t.history[-1][f'labeled_{"ab"[k]}'] // cfg.batch_size) for k in range(2)]
+        pure = [sum(_pure_ssl(t, k, n) for k, n in enumerate(n_iter)) for _ in epochs]
+        flop = _pure_flop(t) * sum(n_iter)
     med = lambda f: float(np.median([f(e) for e in epochs]))
     res = dict(epoch=med(lambda e: t.history[e]['seconds']), clean_step=med(lambda e: sum(spent[('clean_step', e)])),
                ssl=med(lambda e: sum(spent[('ssl_epoch', e)])), test=med(lambda e: sum(spent[('evaluate', e)])),
-               pure_ssl=float(np.median(pure)))
+               pure_ssl=float(np.median(pure)), warmup=float(np.median([t.history[e]['seconds'] for e in range(cfg.warmup_epochs)]))
+                                                          if cfg.warmup_epochs else math.nan, ssl_flop=flop)
+    if rows is not None: rows.extend(t.history)
     return res | dict(ssl_over_pure=res['ssl'] / res['pure_ssl'], clean_share=res['clean_step'] / res['epoch'])

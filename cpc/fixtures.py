@@ -26,17 +26,21 @@ def write_cifar_fixture(root, # folder to write into (the root that load_cifar t
                         n_train:int=100, # training images
                         n_test:int=20, # test images
                         seed:int=0, # seed of the random pixels and labels
+                        images:np.ndarray|None=None, # uint8 (n_train + n_test, 3, 32, 32) to write instead of random pixels
+                        labels:np.ndarray|None=None, # their labels (with `images`)
                        )->Path: # `root`
-    "Write a tiny CIFAR-10/100 in torchvision's pickle-batch layout (bytes keys, as in the published files)."
+    "Write a CIFAR-10/100 in torchvision's pickle-batch layout (bytes keys, as in the published files): random images, or the ones given."
     lay = CIFAR_LAYOUT[name]
     out = Path(root)/lay['folder']; out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     k = 10 if name == 'cifar10' else 100
     parts = np.array_split(np.arange(n_train), len(lay['train'])) + [np.arange(n_test)]
     for fname, ids in zip(lay['train'] + lay['test'], parts):
-        y = _labels(len(ids), k, rng)
-        d = {b'batch_label': fname.encode(), b'filenames': [f'img_{i}.png'.encode() for i in ids],
-             b'data': rng.integers(0, 256, (len(ids), 3072), dtype=np.uint8)}
+        if images is None: y, px = _labels(len(ids), k, rng), rng.integers(0, 256, (len(ids), 3072), dtype=np.uint8)
+        else:
+            at = ids + (n_train if fname in lay['test'] else 0)
+            y, px = np.asarray(labels)[at], np.asarray(images, dtype=np.uint8)[at].reshape(len(ids), 3072)
+        d = {b'batch_label': fname.encode(), b'filenames': [f'img_{i}.png'.encode() for i in ids], b'data': px}
         if name == 'cifar10': d[b'labels'] = y.tolist()
         else: d[b'fine_labels'], d[b'coarse_labels'] = y.tolist(), (y // 5).tolist()
         _write_pickle(out/fname, d)
