@@ -10,6 +10,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
 from .checks import as_tensor, check_labels, check_mask, check_probs, check_finite, check_length, check_losses, check_positive_int, check_fraction, check_choice
 from .models import ProjectionHead
+from .step import GraphStep, capture_cuda_graph
 from .gmm import gmm_clean_prob, gmm_input, fit_clean_prob, LossHistory
 from .noise import inject_noise
 
@@ -90,6 +91,7 @@ class PrototypeCleaner:
                  batch_size:int=256, # minibatch size of the update
                  seed:int=0, # seeds the initial g and C and the shuffling generator
                  device='cpu', # where g and C live (features are moved there)
+                 cuda_graphs:bool|None=None, # replay full minibatch steps of `update` as CUDA graphs (checked against eager); None: on a CUDA device
                 ):
         check_positive_int(num_classes=num_classes, feat_dim=feat_dim, dim=dim, epochs=epochs, batch_size=batch_size)
         check_choice(init, PROTO_INITS, 'init')
@@ -106,6 +108,8 @@ class PrototypeCleaner:
                                    weight_decay=weight_decay)
         self.gen = torch.Generator().manual_seed(seed)
         self.initialized, self.num_updates = init == 'random', 0
+        self.cuda_graphs = self.device.type == 'cuda' if cuda_graphs is None else cuda_graphs
+        self._graph = None  # the minibatch step as a GraphStep, made at the first update
 
     def __repr__(self):
         return (f"PrototypeCleaner(K={self.num_classes}, D={self.feat_dim}, d={self.dim}, hidden={self.hidden}, "
@@ -155,6 +159,17 @@ def update(self:PrototypeCleaner,
                         check_mask(gmm_clean, n, 'gmm_clean').to(self.device),
                         check_probs(probs, n, self.num_classes).float().to(self.device), lr)
 
+_LOSS_KEYS = ('loss', 'l_x', 'l_u', 'l_p')
+
+@patch
+def _minibatch_step(self:PrototypeCleaner, v, y, clean, pseudo)->torch.Tensor:
+    "One SGD step of g and C on a minibatch of cached features; its losses (loss, l_x, l_u, l_p) as one tensor."
+    out = prototype_losses(self.logits(v), y, clean, pseudo, self.alpha_p)
+    self.opt.zero_grad(set_to_none=True)
+    out['loss'].backward()
+    self.opt.step()
+    return torch.stack([out[k].detach() for k in _LOSS_KEYS])
+
 @patch
 def _update(self:PrototypeCleaner, v:torch.Tensor, y:torch.Tensor, clean:torch.Tensor, p:torch.Tensor, lr:float|None=None)->dict:
     "`update` on checked tensors on the cleaner's device: float32 v (N, D), int64 y, bool clean, float32 p (N, K)."
@@ -164,21 +179,19 @@ def _update(self:PrototypeCleaner, v:torch.Tensor, y:torch.Tensor, clean:torch.T
         if not lr > 0: raise ValueError(f"lr must be > 0, got {lr}")
         for group in self.opt.param_groups: group['lr'] = lr
     if not self.initialized: self._init_prototypes(v, y, clean)
-    keys = ('loss', 'l_x', 'l_u', 'l_p')
-    totals, steps = torch.zeros(len(keys), device=self.device), 0
+    totals, steps = torch.zeros(len(_LOSS_KEYS), device=self.device), 0
+    if self._graph is None:
+        self._graph = GraphStep(self._minibatch_step, [self.proj, self.prototypes], [self.opt],
+                                capture_cuda_graph if self.cuda_graphs else None, 'CPC update step')
     self.proj.train()
     for _ in range(self.epochs):
         perm = torch.randperm(n, generator=self.gen).to(self.device)
         for idx in perm.split(self.batch_size):
-            out = prototype_losses(self.logits(v[idx]), y[idx], clean[idx], pseudo[idx], self.alpha_p)
-            self.opt.zero_grad(set_to_none=True)
-            out['loss'].backward()
-            self.opt.step()
-            totals += torch.stack([out[k].detach() for k in keys])
+            totals += self._graph(v[idx], y[idx], clean[idx], pseudo[idx], steady=len(idx) == self.batch_size)
             steps += 1
     self.num_updates += 1
     means = (totals / max(steps, 1)).tolist()
-    return {**dict(zip(keys, means)), 'n_x': int(clean.sum()), 'n_u': int((~clean).sum()), 'n_p': int((pseudo >= 0).sum())}
+    return {**dict(zip(_LOSS_KEYS, means)), 'n_x': int(clean.sum()), 'n_u': int((~clean).sum()), 'n_p': int((pseudo >= 0).sum())}
 
 # %% ../nbs/05_cpc.ipynb #b9759a80
 @patch
@@ -232,6 +245,7 @@ def load_state_dict(self:PrototypeCleaner, sd:dict):
     self.opt.load_state_dict(sd['opt'])
     self.gen.set_state(sd['gen'])
     self.initialized, self.num_updates = bool(sd['initialized']), int(sd['num_updates'])
+    self._graph = None  # the optimiser's buffers were replaced: a recorded graph would read the old ones
 
 # %% ../nbs/05_cpc.ipynb #adbb0a05
 CLEANERS = ('gmm_agn', 'gmm_awr', 'cpc_agn', 'cpc_awr')

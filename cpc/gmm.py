@@ -78,6 +78,10 @@ def _prep(x, groups, num_groups):
     return x, groups, num_groups
 
 # %% ../nbs/04_gmm.ipynb #3a310b02
+def _two_hot(assign:torch.Tensor, dtype)->torch.Tensor:
+    "One-hot (N, 2) of 0/1 assignments; `F.one_hot` would read the range of `assign` back from the device."
+    return torch.stack([assign == 0, assign == 1], 1).to(dtype)
+
 def kmeans_1d(x:torch.Tensor, # samples, shape (N,)
               groups:torch.Tensor|None=None, # group id of each sample (N,), None: one group
               num_groups:int=1, # number of groups G
@@ -93,7 +97,7 @@ def kmeans_1d(x:torch.Tensor, # samples, shape (N,)
         new = (x > (centers.sum(1) / 2).index_select(0, groups)).long()   # nearer to the high center; ties go low
         if assign is not None and torch.equal(new, assign): break
         assign = new
-        onehot = F.one_hot(assign, 2).to(x.dtype)
+        onehot = _two_hot(assign, x.dtype)
         cnt, tot = _group_sum(torch.cat([onehot, onehot * x[:, None]], 1), groups, G).split(2, 1)
         centers = torch.where(cnt > 0, tot / cnt.clamp_min(1), centers)
     return assign
@@ -114,7 +118,7 @@ def init_gmm(x:torch.Tensor, # samples, shape (N,)
             )->GMM1d: # initial parameters, as sklearn's `_initialize` computes them from a hard assignment
     "Initial GMM parameters per group from the two-means split (`kmeans_1d`), following sklearn."
     x, groups, G = _prep(x, groups, num_groups)
-    resp = F.one_hot(kmeans_1d(x, groups, G), 2).to(x.dtype)
+    resp = _two_hot(kmeans_1d(x, groups, G), x.dtype)
     nk, means, var = _gaussian_params(x, groups, G, resp, reg_covar)
     n = _group_sum(torch.ones_like(x), groups, G).clamp_min(1)
     return GMM1d(nk / n[:, None], means, var)

@@ -418,7 +418,8 @@ class Trainer:
                      for n in self.nets]
         self.banks = [CleanerBank(K, n.feat_dim, p_threshold=cfg.p_threshold, seed=cfg.seed + 2 * k, dim=cfg.cpc_dim,
                                   epochs=cfg.cpc_epochs, alpha_p=cfg.alpha_p, momentum=cfg.momentum,
-                                  weight_decay=cfg.weight_decay, device=self.device) for k, n in enumerate(self.nets)]
+                                  weight_decay=cfg.weight_decay, device=self.device, cuda_graphs=self.cuda_graphs)
+                      for k, n in enumerate(self.nets)]
         self.loss_hist = [LossHistory(5), LossHistory(5)]
         self.gen = torch.Generator(self.device).manual_seed(cfg.seed)  # shuffles and samples: the same on every rank
         # draws the augmented views and the mixing; one process shares `gen`, so its random stream is that of a plain run

@@ -72,9 +72,9 @@ def test_fuse_and_graph_defaults_follow_the_device(tmp_path, fmnist_dir):
     with pytest.raises(ValueError, match="fuse_views='fast'"): TrainConfig(fuse_views='fast')
 
 def _faithful(step, inputs, restore):
-    "A stand-in for capture_cuda_graph whose replay is the step itself."
+    "A stand-in for capture_cuda_graph whose replay is the step itself (one warm-up call sets the output's shape)."
+    out = step(*inputs).clone()
     restore()
-    out = torch.zeros(())
     return (lambda: out.copy_(step(*inputs))), out
 
 def _broken(step, inputs, restore):
@@ -113,3 +113,25 @@ def test_cuda_graph_replay_equals_eager(tmp_path, fmnist_dir):
     tr.warmup_epoch(0, 0)
     step = tr._step('ce', tr.nets[0], tr.opts[0])
     assert step.capture is capture_cuda_graph
+
+@pytest.mark.parametrize('capture', ['faithful', 'broken'])
+def test_cpc_update_graph_path_matches_eager(capture):
+    "PrototypeCleaner.update with its minibatch step replayed (stand-in recorders): the eager result, or one warning and eager."
+    from cpc.cleaner import PrototypeCleaner
+    from cpc.step import GraphStep
+    g = torch.Generator().manual_seed(0)
+    v, y = torch.randn(700, 16, generator=g), torch.randint(0, 4, (700,), generator=g)
+    clean, p = torch.rand(700, generator=g) > 0.4, torch.softmax(torch.randn(700, 4, generator=g), 1)
+    def run(cap):
+        cl = PrototypeCleaner(4, 16, dim=8, batch_size=128, seed=3)
+        _broken.param = cl.prototypes
+        cl._graph = GraphStep(cl._minibatch_step, [cl.proj, cl.prototypes], [cl.opt], cap, 'CPC update step')
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            out = [cl.update(v, y, clean, p)['loss'] for _ in range(3)]
+        return out, cl.clean_prob(v, y), cl._graph, [str(w.message) for w in caught]
+    eager = run(None)
+    losses, q, graph, msgs = run(_faithful if capture == 'faithful' else _broken)
+    assert torch.allclose(torch.tensor(losses), torch.tensor(eager[0]), atol=1e-6) and torch.allclose(q, eager[1], atol=1e-6)
+    if capture == 'faithful': assert graph.replays == 3 * 5 - 2 and msgs == []  # 5 full minibatches of 128 per update
+    else: assert graph.replays == 0 and len(msgs) == 1 and 'CPC update step' in msgs[0]
