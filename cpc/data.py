@@ -45,6 +45,11 @@ def _find_dir(candidates:list, # folders to try, in order (None entries are skip
 import tempfile
 from contextlib import contextmanager
 
+def _umask()->int:
+    "The process umask (read by setting it and putting it back)."
+    m = os.umask(0o022); os.umask(m)
+    return m
+
 @contextmanager
 def atomic_write(path, # the file to write (its folder is created)
                 ): # yields the temporary Path to write to; it keeps the target's suffix (np.savez, torch.save)
@@ -53,6 +58,7 @@ def atomic_write(path, # the file to write (its folder is created)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.stem}.', suffix=f'.tmp{path.suffix}')
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private (0o600); give it the mode `open` would
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -143,9 +149,10 @@ CLOTHING1M_FILES = ['noisy_label_kv.txt', 'clean_label_kv.txt', 'noisy_train_key
 WEBVISION_FILES = {'train': ['info/train_filelist_google.txt'], 'val': ['info/val_filelist.txt', 'val_images_256']}
 
 # %% ../nbs/00_data.ipynb #aa3e2f62
-_PICKLE_ALLOWED = {  # the only globals a CIFAR batch file needs: numpy arrays, and bytes written by Python 3 at protocol 2
+_PICKLE_ALLOWED = {  # the only globals a CIFAR batch file needs: numpy arrays (protocols 2-5), and bytes written by Python 3 at protocol 2
     ('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'), ('numpy', 'ndarray'),
-    ('numpy', 'dtype'), ('numpy.core.multiarray', 'scalar'), ('numpy._core.multiarray', 'scalar'), ('_codecs', 'encode')}
+    ('numpy', 'dtype'), ('numpy.core.multiarray', 'scalar'), ('numpy._core.multiarray', 'scalar'), ('_codecs', 'encode'),
+    ('numpy.core.numeric', '_frombuffer'), ('numpy._core.numeric', '_frombuffer')}  # protocol 5: an array from its bytes
 
 class _CifarUnpickler(pickle.Unpickler):
     "An unpickler that builds dicts, lists, strings, bytes, numbers and numpy arrays, and refuses every other global."
@@ -162,12 +169,23 @@ def _unpickle(path)->dict:
     if not isinstance(d, dict): raise DatasetLayoutError(f"{path}: holds a {type(d).__name__}; expected a dict")
     return {k.decode('latin1') if isinstance(k, bytes) else k: v for k, v in d.items()}
 
+def _weights_only_refusal(e:Exception)->str:
+    "The line of torch's weights-only refusal that names what was refused, without its advice to load with weights_only=False."
+    lines = [l.strip() for l in str(e).splitlines() if 'GLOBAL' in l or 'Unsupported' in l]
+    return lines[0] if lines else 'a type that torch.load(weights_only=True) does not build'
+
 def _cifar_part(path, label_key)->tuple:
     "Images (N, 3072) uint8 and labels (N,) int64 of one CIFAR batch file."
     b = _unpickle(path)
     missing = [k for k in ('data', label_key) if k not in b]
     if missing: raise DatasetLayoutError(f"{path}: missing keys {missing}; expected 'data' (N x 3072 uint8) and {label_key!r}")
-    x, y = np.asarray(b['data']), np.asarray(b[label_key], dtype=np.int64)
+    try: y = np.asarray(b[label_key], dtype=np.int64)
+    except (ValueError, TypeError, OverflowError):
+        v = b[label_key]
+        first = v[0] if isinstance(v, (list, tuple, np.ndarray)) and len(v) else v
+        raise DatasetLayoutError(f"{path}: {label_key!r} holds {type(v).__name__} values that are not all integers "
+                                 f"(first: {repr(first)[:40]}); expected one integer label per image") from None
+    x = np.asarray(b['data'])
     if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or y.shape != (len(x),):
         raise DatasetLayoutError(f"{path}: 'data' is {x.dtype} {x.shape} with {y.size} labels; expected uint8 (N, 3072) and N labels")
     return x, y
@@ -185,7 +203,7 @@ def load_cifar(root, # folder holding `cifar-10-batches-py`/`cifar-100-python` (
     files = lay['train'] + lay['test'] + [lay['meta']]
     try: d = _find_dir([root/lay['folder'], root], files, name)
     except DatasetLayoutError as e:
-        if not download: raise DatasetLayoutError(f"{e}. Pass download=True to fetch it with torchvision.") from None
+        if not download: raise DatasetLayoutError(f"{e}. Pass download=True (cpc_train --download) to fetch it with torchvision.") from None
         import torchvision
         getattr(torchvision.datasets, lay['tv'])(str(root), train=train, download=True)
         d = _find_dir([root/lay['folder']], files, name)
@@ -226,7 +244,7 @@ def load_fashion_mnist(root:str|Path|None=None, # folder with the .gz files (or 
     cands = [Path(root), Path(root)/'FashionMNIST'/'raw'] if root is not None else [system_dir]  # a folder the user names must hold the data
     try: d = _find_dir(cands, files, 'Fashion-MNIST')
     except DatasetLayoutError as e:
-        if not download: raise DatasetLayoutError(f"{e}. Pass download=True to fetch it with torchvision.") from None
+        if not download: raise DatasetLayoutError(f"{e}. Pass download=True (cpc_train --download) to fetch it with torchvision.") from None
         import torchvision
         dl = Path(root) if root is not None else Path.home()/'.cache'/'cpc'
         torchvision.datasets.FashionMNIST(str(dl), train=train, download=True)
@@ -284,10 +302,17 @@ def _missing_files(root:str, keys:list)->list:
         missing += [k for k in ks if os.path.basename(k) not in present]
     return missing
 
+def _check_inside(keys:list, folder, what:str):
+    "Refuse keys that would leave `folder`, the folder they are relative to: absolute paths, or paths that climb out with '..'."
+    out = [k for k in keys if os.path.isabs(k) or os.path.normpath(k).split(os.sep)[0] == '..']
+    if out: raise DatasetLayoutError(f"{what}: {len(out)} listed keys point outside {folder}, e.g. {out[:3]}; "
+                                     "expected paths relative to it, like images/0/00/1000000.jpg")
+
 class _ImageFiles(Dataset):
     "Images `image_dir/key` with int64 `labels`; items are (transformed image, label, index)."
     def __init__(self, image_dir, keys, labels, classes, transform, what):
         self.image_dir, self.keys, self.labels, self.classes, self.transform = str(image_dir), keys, labels, classes, transform
+        _check_inside(keys, self.image_dir, what)
         if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < len(classes):
             raise DatasetLayoutError(f"{what}: labels span [{int(labels.min())}, {int(labels.max())}]; expected [0, {len(classes)})")
         missing = _missing_files(self.image_dir, keys)  # checked here, not in a DataLoader worker mid-epoch
@@ -318,8 +343,13 @@ class Clothing1M(_ImageFiles):
         self.root = _find_dir([root], CLOTHING1M_FILES, 'Clothing1M')
         kv_file, list_file = (('noisy_label_kv.txt', 'noisy_train_key_list.txt') if split == 'train' else
                               ('clean_label_kv.txt', f'clean_{split}_key_list.txt'))
-        kv = dict(zip(*_read_pairs(self.root/kv_file)))
+        kv = {}
+        for k, y in zip(*_read_pairs(self.root/kv_file)):
+            if kv.setdefault(k, y) != y:
+                raise DatasetLayoutError(f"Clothing1M: key {k!r} is listed twice in {kv_file}, with labels {kv[k]} and {y}; "
+                                         "expected one label per key")
         self.keys = (self.root/list_file).read_text().split()
+        _check_inside(self.keys, self.root, f'Clothing1M {split} ({list_file})')
         missing = [k for k in self.keys if k not in kv]
         if missing: raise DatasetLayoutError(f"Clothing1M: {len(missing)} keys of {list_file} have no label in {kv_file}, e.g. {missing[:3]}")
         labels = torch.tensor([kv[k] for k in self.keys], dtype=torch.int64)

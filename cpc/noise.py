@@ -4,21 +4,21 @@
 
 # %% ../nbs/01_noise.ipynb #da8ed81c
 from __future__ import annotations
-import csv, json, pickle
+import csv, hashlib, json, pickle
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
 from sklearn.metrics import confusion_matrix
-from .data import FMNIST_CLASSES, atomic_write
+from .data import FMNIST_CLASSES, atomic_write, _weights_only_refusal
 from .checks import as_tensor, check_labels, check_fraction, check_choice
 
 # %% auto #0
 __all__ = ['CIFAR10_CLASSES', 'CIFAR100_CLASSES', 'CIFAR100_SUPERCLASSES', 'CIFAR100_GROUPS', 'ASYM_MAPS', 'NOISE_MODES',
            'IDN_STD', 'HUMAN_LABELS', 'inject_noise', 'NoiseReport', 'noise_report', 'idn_probs', 'noise_file_name',
-           'save_noise_file', 'load_noise_file', 'noisy_labels', 'write_chen_fixture', 'load_human_labels',
-           'check_human_key', 'write_human_fixture']
+           'noise_origin_path', 'save_noise_file', 'load_noise_file', 'noisy_labels', 'write_chen_fixture',
+           'load_human_labels', 'check_human_key', 'write_human_fixture']
 
 # %% ../nbs/01_noise.ipynb #6f6d6af5
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
@@ -103,6 +103,17 @@ def _like(y:np.ndarray, # int64 labels computed here
     if isinstance(ref, np.ndarray): return y.astype(ref.dtype)
     return y
 
+def _check_room(ref, # the labels the caller passed in
+                num_classes:int, # K: noisy labels go up to K - 1
+               ):
+    "ValueError when the integer dtype of `ref` cannot hold label K - 1: the noisy labels come back in that dtype."
+    if not isinstance(ref, (torch.Tensor, np.ndarray)): return
+    try: top = (torch.iinfo if isinstance(ref, torch.Tensor) else np.iinfo)(ref.dtype).max
+    except (TypeError, ValueError): return  # not an integer dtype: check_labels names it
+    if top < num_classes - 1:
+        raise ValueError(f"labels of dtype {ref.dtype} hold at most {top}, but num_classes={num_classes} gives noisy labels "
+                         f"up to {num_classes - 1}: expected a dtype that holds them (int16, int32 or int64)")
+
 def _check_dataset(dataset, num_classes):
     if dataset is None: return
     check_choice(dataset, ASYM_MAPS, 'data set')
@@ -125,7 +136,7 @@ def inject_noise(labels,            # clean 1-D integer labels (torch tensor, nu
         raise ValueError(f"num_classes must be an int >= {min_k} for {mode!r}, got {num_classes!r}")
     if mode == 'asym' and dataset is None:
         raise ValueError(f"asym noise needs dataset=..., one of {tuple(ASYM_MAPS)}")
-    _check_dataset(dataset, num_classes)
+    _check_dataset(dataset, num_classes); _check_room(labels, num_classes)
     y = _label_array(labels, num_classes)
     if mode == 'idn': return _like(_idn_labels(images, y, rate, num_classes, seed), labels)
     rng = np.random.default_rng(seed)
@@ -260,13 +271,49 @@ def noise_file_name(rate:float, # noise rate r
     check_fraction(rate, 'noise rate'); check_choice(mode, NOISE_MODES, 'noise mode')
     return f"{f'{rate:.1f}' if round(rate, 1) == rate else f'{rate:g}'}_{mode}.json"
 
+def _sha1(labels)->str:
+    "SHA-1 of labels as int64 bytes: the same labels give the same digest whatever their type."
+    return hashlib.sha1(np.ascontiguousarray(_label_array(labels)).tobytes()).hexdigest()
+
+def noise_origin_path(path, # a noise file, e.g. runs/x/0.5_sym.json
+                     )->Path: # its origin record, e.g. runs/x/0.5_sym.origin.json
+    "Where `save_noise_file` records what a noise file was drawn for."
+    path = Path(path)
+    return path.with_name(f'{path.stem}.origin.json')
+
 def save_noise_file(path,   # file to write (its folder is created if needed)
                     labels, # noisy 1-D integer labels
+                    origin:dict|None=None, # what the labels were drawn for (e.g. data set, mode, rate, seed, subset): recorded next to the file
+                    clean=None, # the true labels they were drawn from: their SHA-1 goes into the record
                    )->Path:
-    "Write labels as a JSON list of ints (DivideMix's format), atomically: a temp file renamed into place."
+    "Write labels as a JSON list of ints (DivideMix's format), atomically; with `origin`, first a record of what they were drawn for."
     y, path = _label_array(labels), Path(path)
+    if origin is not None:  # the record first: a kill between the two writes leaves a record without labels, which is redrawn
+        rec = dict(drawn_for=origin, labels_sha1=_sha1(y), clean_sha1=None if clean is None else _sha1(clean))
+        with atomic_write(noise_origin_path(path)) as tmp: tmp.write_text(json.dumps(rec, indent=1))
     with atomic_write(path) as tmp: tmp.write_text(json.dumps(y.tolist()))
     return path
+
+def _check_origin(path:Path, y:np.ndarray, origin:dict, clean):
+    "Refuse a noise file whose origin record names another run than `origin`, other clean labels, or other labels than it holds."
+    rec_path = noise_origin_path(path)
+    if not rec_path.is_file(): return  # a file dropped in by hand (e.g. DivideMix's): used as it is
+    try:
+        rec = json.loads(rec_path.read_text())
+        drawn, labels_sha1, clean_sha1 = rec['drawn_for'], rec['labels_sha1'], rec['clean_sha1']
+        diff = {k: (drawn.get(k, '(not recorded)'), v) for k, v in origin.items() if drawn.get(k, '(not recorded)') != v}
+    except (OSError, ValueError, RecursionError, KeyError, TypeError, AttributeError):
+        raise ValueError(f"{rec_path}, the origin record of noise file {path}, is damaged; delete both files to draw new noise") from None
+    if diff:
+        raise ValueError(f"noise file {path} was drawn for " + ', '.join(f"{k}={a!r}" for k, (a, _) in diff.items())
+                         + "; this run has " + ', '.join(f"{k}={b!r}" for k, (_, b) in diff.items())
+                         + f": it belongs to another run; delete it and {rec_path.name} (--overwrite does), or choose another output folder")
+    if clean is not None and clean_sha1 is not None and clean_sha1 != _sha1(clean):
+        raise ValueError(f"noise file {path} was drawn from other true labels than this training set's (another subset or "
+                         f"another copy of the data, per {rec_path.name}); delete both files to draw new noise")
+    if labels_sha1 != _sha1(y):
+        raise ValueError(f"noise file {path} was changed after it was drawn: its labels differ from those recorded in "
+                         f"{rec_path.name}; delete {rec_path.name} to use the file as it is, or both files to draw new noise")
 
 def _csv_columns(path:Path)->tuple:
     "The `label_noisy` column of a CSV noise file as ints, and its `label` column (None if it has none)."
@@ -290,6 +337,7 @@ def load_noise_file(path,             # a JSON list of ints (DivideMix, save_noi
                     num_samples:int,  # N of the data set the labels are for
                     num_classes:int,  # K of that data set
                     clean:torch.Tensor|None=None, # the data set's true labels: compared with a CSV's `label` column when both exist
+                    origin:dict|None=None, # what this run draws noise for: compared with the file's origin record when it has one
                    )->torch.Tensor:   # int64 labels
     "Read a noise file, refusing one whose length or label range does not fit the data set, or a CSV whose rows are in another order."
     path = Path(path)
@@ -301,6 +349,7 @@ def load_noise_file(path,             # a JSON list of ints (DivideMix, save_noi
         try: data = json.loads(path.read_bytes().decode('utf-8'))
         except UnicodeDecodeError as e: raise ValueError(f"noise file {path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
         except json.JSONDecodeError as e: raise ValueError(f"noise file {path} is not valid JSON: {e}") from None
+        except RecursionError: raise ValueError(f"noise file {path} is nested too deeply to parse; expected a flat JSON list of integers") from None
         if not isinstance(data, list) or not all(type(v) is int for v in data):
             raise ValueError(f"noise file {path} must hold a JSON list of integers")
     if len(data) != num_samples:
@@ -313,6 +362,7 @@ def load_noise_file(path,             # a JSON list of ints (DivideMix, save_noi
         bad = np.flatnonzero(np.asarray(given) != _label_array(clean, name='clean labels'))
         if bad.size: raise ValueError(f"noise file {path}: its 'label' column differs from the data set's labels in {bad.size} of "
                                       f"{len(y)} rows (first at sample {bad[0]}); the rows must follow the training set's order")
+    if origin is not None: _check_origin(path, y, origin, clean)
     return torch.from_numpy(y)
 
 # %% ../nbs/01_noise.ipynb #db917de1
@@ -324,14 +374,17 @@ def noisy_labels(labels,          # clean 1-D integer labels
                  seed:int|None=0, # seed used when the noise is injected
                  dataset:str|None=None, # key of `ASYM_MAPS`, for asym noise
                  images:torch.Tensor|None=None, # (N, ...) images in the order of `labels`, for idn noise (unused when the file exists)
+                 origin:dict|None=None, # what the noise is drawn for: checked against the file's record, recorded with a new file
+                 write:bool=True, # write the file when it does not exist (False: only read it)
                 ):                # noisy labels, same type as `labels`
     "DivideMix's behaviour: read the noise file if present, else inject noise and write the file."
     check_choice(mode, NOISE_MODES, 'noise mode'); check_fraction(rate, 'noise rate'); _check_dataset(dataset, num_classes)
+    _check_room(labels, num_classes)
     if path is not None and (Path(path).exists() or Path(path).is_dir() or Path(path).suffix.lower() == '.csv'):
         y = _label_array(labels, num_classes)
-        return _like(load_noise_file(path, len(y), num_classes, clean=y).numpy(), labels)
+        return _like(load_noise_file(path, len(y), num_classes, clean=y, origin=origin).numpy(), labels)
     noisy = inject_noise(labels, mode, rate, num_classes, seed=seed, dataset=dataset, images=images)
-    if path is not None: save_noise_file(path, noisy)
+    if path is not None and write: save_noise_file(path, noisy, origin=origin, clean=labels)
     return noisy
 
 # %% ../nbs/01_noise.ipynb #824d55f8
@@ -356,15 +409,15 @@ def load_human_labels(path,                   # CIFAR-10_human.pt or CIFAR-100_h
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"human-label file {path} does not exist")
     if not allow_pickle:
-        raise ValueError(f"{path} is a pickle and unpickling it can run arbitrary code; pass allow_pickle=True "
-                         "only for a file you trust (e.g. the official CIFAR-N release)")
+        raise ValueError(f"{path} is a pickle and unpickling it can run arbitrary code; pass allow_pickle=True (cpc_train "
+                         "--allow_pickle) only for a file you trust (e.g. the official CIFAR-N release)")
     allowed = [np._core.multiarray._reconstruct, (np._core.multiarray._reconstruct, 'numpy.core.multiarray._reconstruct'),
                np.ndarray, np.dtype, type(np.dtype(np.int64))]  # numpy arrays of labels, and nothing that runs code
     try:
         with torch.serialization.safe_globals(allowed): data = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         raise ValueError(f"{path}: refused, it holds objects other than label arrays (nothing in it ran); "
-                         f"torch says: {str(e).strip().splitlines()[0]}") from None
+                         f"torch says: {_weights_only_refusal(e)}") from None
     if not isinstance(data, dict): raise ValueError(f"{path} should hold a dict of label arrays, got {type(data).__name__}")
     if key not in data: raise ValueError(f"key {key!r} not in {path}; available keys: {sorted(data)}")
     return torch.from_numpy(_label_array(data[key], name=f'{path}[{key!r}]'))
