@@ -176,8 +176,9 @@ def _update(self:PrototypeCleaner, v:torch.Tensor, y:torch.Tensor, clean:torch.T
     n = len(v)
     pseudo = _pseudo_labels(p, y, clean)
     if lr is not None:
-        if not lr > 0: raise ValueError(f"lr must be > 0, got {lr}")
+        if not (lr > 0 and math.isfinite(lr)): raise ValueError(f"lr must be a finite number > 0, got {lr}")
         for group in self.opt.param_groups: group['lr'] = lr
+    before = self.state_dict()  # put back if the update diverges
     if not self.initialized: self._init_prototypes(v, y, clean)
     totals, steps = torch.zeros(len(_LOSS_KEYS), device=self.device), 0
     if self._graph is None:
@@ -191,6 +192,10 @@ def _update(self:PrototypeCleaner, v:torch.Tensor, y:torch.Tensor, clean:torch.T
             steps += 1
     self.num_updates += 1
     means = (totals / max(steps, 1)).tolist()
+    if not all(map(math.isfinite, means)):
+        self.load_state_dict(before)
+        raise FloatingPointError(f"the CPC update diverged (mean loss {means[0]}); the cleaner is left as it was before "
+                                 "this update: standardise the features or lower lr")
     return {**dict(zip(_LOSS_KEYS, means)), 'n_x': int(clean.sum()), 'n_u': int((~clean).sum()), 'n_p': int((pseudo >= 0).sum())}
 
 # %% ../nbs/05_cpc.ipynb #b9759a80

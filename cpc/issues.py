@@ -4,30 +4,72 @@
 
 # %% ../nbs/05a_issues.ipynb #31ea8028
 from __future__ import annotations
+import difflib, inspect, warnings
 import numpy as np
 import torch
-from .cleaner import CleanerBank, CLEANERS, check_cleaner
+from .cleaner import CleanerBank, CLEANERS, PrototypeCleaner, check_cleaner
 from .gmm import gmm_clean_prob
-from .checks import as_tensor, check_labels, check_probs, check_losses, check_fraction
+from .data import atomic_write
+from .checks import as_tensor, check_labels, check_probs, check_losses, check_positive_int, check_finite
 
 # %% auto #0
-__all__ = ['ISSUES_EXAMPLE', 'clean_probs', 'find_label_issues', 'read_outputs', 'write_issues', 'cpc_find_issues']
+__all__ = ['FINDER_P_FLOOR', 'RANKINGS', 'ISSUES_EXAMPLE', 'finder_losses', 'standardize', 'clean_probs', 'find_label_issues',
+           'read_outputs', 'write_issues', 'cpc_find_issues']
 
 # %% ../nbs/05a_issues.ipynb #41b603eb
 def _check_inputs(labels, pred_probs, features, losses)->tuple:
     "CPU tensors in form: labels int64 (N,), pred_probs float64 (N, K), features float32 (N, D) or None, losses float64 or None."
-    p = check_probs(pred_probs, name='pred_probs', sum_to_one=True).detach().cpu().double()
-    n, K = p.shape
-    y = check_labels(labels, K, n).cpu()
+    a = np.asarray(labels) if not isinstance(labels, torch.Tensor) else None
+    if a is not None and a.dtype.kind in 'USO' and a.size:
+        raise ValueError(f"labels must be integer class ids in [0, K), got {'strings' if a.dtype.kind in 'US' else 'objects'} "
+                         f"such as {a.flat[0].item()!r}: map each class name to an integer first")
+    p = as_tensor(pred_probs, 'pred_probs', 2).detach().cpu().double()
+    n_labels = len(as_tensor(labels, 'labels', 1))
+    if n_labels == 0 or p.numel() == 0: raise ValueError("labels and pred_probs are empty: expected one row per sample")
+    if p.shape[0] != n_labels and p.shape[1] == n_labels:
+        raise ValueError(f"pred_probs has shape {tuple(p.shape)} for {n_labels} labels: it looks transposed (K, N); pass pred_probs.T")
+    y, K = as_tensor(labels, 'labels', 1), p.shape[1]
+    if not y.is_floating_point() and len(y) == len(p) and int(y.max()) >= K:  # before the row sums, which a missing column also breaks
+        raise ValueError(f"labels go up to {int(y.max())} but pred_probs has {K} columns: expected one column per class "
+                         f"(K = {int(y.max()) + 1} or more)")
+    p = check_probs(p, name='pred_probs', sum_to_one=True)
+    n = len(p)
+    y = check_labels(y, K, n).cpu()
     f = None if features is None else as_tensor(features, 'features', 2).detach().cpu()  # CleanerBank.step checks it
     l = None if losses is None else check_losses(losses, n).detach().cpu().double()
     return y, p, f, l
 
+FINDER_P_FLOOR = 1e-3  # the finder's default loss is the cross-entropy of max(p_y, FINDER_P_FLOOR): at most 6.9
+
+def finder_losses(labels:torch.Tensor, # int64 (N,)
+                  pred_probs:torch.Tensor, # float64 (N, K)
+                 )->torch.Tensor: # float64 (N,)
+    "The finder's default per-sample loss: -log max(p_y, 1e-3), the cross-entropy bounded so one confident mistake cannot squash the rest."
+    return -pred_probs.gather(1, labels[:, None]).squeeze(1).clamp_min(FINDER_P_FLOOR).log()
+
+def standardize(features:torch.Tensor)->torch.Tensor:
+    "Each feature column centred and scaled to unit variance (a constant column becomes 0): the CPC cleaners then see the same inputs at any scale."
+    f = features.double()
+    sd = f.std(0, unbiased=False)
+    return ((f - f.mean(0)) / torch.where(sd > 0, sd, torch.ones_like(sd))).float()
+
 # %% ../nbs/05a_issues.ipynb #d1d0c5c3
+_CPC_OPTIONS = tuple(k for k in inspect.signature(PrototypeCleaner).parameters if k not in ('num_classes', 'feat_dim', 'seed', 'epochs', 'device'))
+
+def _check_options(rounds:int, passes:int, p_threshold:float, cpc_kwargs:dict):
+    "Refuse bad finder options; an unknown keyword is named with the nearest known one."
+    known = ('rounds', 'passes', 'p_threshold', 'seed') + _CPC_OPTIONS
+    for k in cpc_kwargs:
+        if k not in _CPC_OPTIONS:
+            near = difflib.get_close_matches(k, known, n=1)
+            raise ValueError(f"unknown option {k!r}" + (f" (did you mean {near[0]!r}?)" if near else '') + f"; expected one of {known}")
+    check_positive_int(rounds=rounds, passes=passes)
+    if not 0 < p_threshold < 1: raise ValueError(f"p_threshold={p_threshold}: expected a value in (0, 1)")
+
 def clean_probs(labels, # given labels (N,), integers in [0, K)
                 pred_probs, # out-of-sample predicted probabilities (N, K), rows summing to 1
-                features:np.ndarray|None=None, # per-sample features (N, D); needed for the CPC cleaners
-                losses:np.ndarray|None=None, # per-sample losses (N,); None: cross-entropy of pred_probs against labels
+                features:np.ndarray|None=None, # per-sample features (N, D); needed for the CPC cleaners (standardised here)
+                losses:np.ndarray|None=None, # per-sample losses (N,); None: `finder_losses`, the bounded cross-entropy of pred_probs
                 rounds:int=5, # CPC updates, each taught by its GMM's split (as in as many training epochs)
                 passes:int=5, # passes over the features per update
                 p_threshold:float=0.5, # the GMM split that teaches CPC: q_gmm > p_threshold
@@ -35,37 +77,74 @@ def clean_probs(labels, # given labels (N,), integers in [0, K)
                 **cpc_kwargs, # passed to `PrototypeCleaner` (dim, hidden, alpha_p, ...)
                )->dict: # {cleaner name: q(z=0) as a float64 numpy array (N,)}; only the GMMs without features
     "Every cleaner's clean probability q(z=0) of each sample, from a model's outputs."
-    y, p, f, l = _check_inputs(labels, pred_probs, features, losses)
-    if l is None: l = -p.gather(1, y[:, None]).squeeze(1).clamp_min(1e-12).log()
+    _check_options(rounds, passes, p_threshold, cpc_kwargs)
+    return _clean_probs(*_check_inputs(labels, pred_probs, features, losses), rounds, passes, p_threshold, seed, **cpc_kwargs)
+
+def _clean_probs(y, p, f, l, rounds, passes, p_threshold, seed, **cpc_kwargs)->dict:
+    "`clean_probs` on checked inputs (see `_check_inputs`)."
+    if l is None: l = finder_losses(y, p)
+    if float(l.max()) == float(l.min()):
+        raise ValueError("every sample has the same loss, so the outputs say nothing about which labels are wrong "
+                         "(a constant or uniform pred_probs?): pass out-of-sample outputs of a trained model")
     if f is None:
-        return {'gmm_agn': gmm_clean_prob(l).double().numpy(),
-                'gmm_awr': gmm_clean_prob(l, y, p.shape[1], class_aware=True).double().numpy()}
-    bank = CleanerBank(p.shape[1], f.shape[1], p_threshold=p_threshold, seed=seed, epochs=passes, **cpc_kwargs)
-    for _ in range(rounds): q = bank.step(l, y, p.float(), f)
-    return {c: q[c].double().numpy() for c in CLEANERS}
+        q = {'gmm_agn': gmm_clean_prob(l), 'gmm_awr': gmm_clean_prob(l, y, p.shape[1], class_aware=True)}
+    else:
+        bank = CleanerBank(p.shape[1], f.shape[1], p_threshold=p_threshold, seed=seed, epochs=passes, **cpc_kwargs)
+        f = standardize(check_finite(f, 'features'))  # a NaN would spread over its whole column
+        for _ in range(rounds): q = bank.step(l, y, p.float(), f)
+    out = {c: v.double().numpy() for c, v in q.items()}
+    for c, v in out.items():
+        if not np.isfinite(v).all():
+            raise ValueError(f"{c} gave {int((~np.isfinite(v)).sum())} non-finite clean probabilities; "
+                             "check the features and losses for extreme values, or use another cleaner")
+    return out
 
 # %% ../nbs/05a_issues.ipynb #f9bd3d98
+RANKINGS = ('clean_prob', 'self_confidence', 'normalized_margin')  # how `find_label_issues` can order the issues it returns
+
+def _collapse_warning(cleaner:str, issues:np.ndarray, y:np.ndarray, p:np.ndarray):
+    "Warn when the flagged share is far from the share of labels the model's own argmax contradicts."
+    n, flagged, disagree = len(issues), int(issues.sum()), int((p.argmax(1) != y).sum())
+    if disagree >= max(10, 0.05 * n) and (flagged < 0.2 * disagree or flagged > n - 0.2 * (n - disagree)):
+        warnings.warn(f"{cleaner} flagged {flagged} of {n} labels while the model's prediction differs from {disagree} of them: "
+                      "its split collapsed; try another cleaner, a threshold nearer the clean probabilities, or better outputs")
+
 def find_label_issues(labels, # given labels (N,), integers in [0, K)
                       pred_probs, # out-of-sample predicted probabilities (N, K), rows summing to 1 (as cleanlab's)
-                      features:np.ndarray|None=None, # per-sample features (N, D); needed for the CPC cleaners
-                      losses:np.ndarray|None=None, # per-sample losses (N,); None: cross-entropy of pred_probs against labels
-                      cleaner:str='cpc_awr', # gmm_agn, gmm_awr, cpc_agn or cpc_awr
+                      features:np.ndarray|None=None, # per-sample features (N, D); the CPC cleaners need them
+                      losses:np.ndarray|None=None, # per-sample losses (N,); None: the bounded cross-entropy of pred_probs (`finder_losses`)
+                      cleaner:str|None=None, # gmm_agn, gmm_awr, cpc_agn or cpc_awr; None: cpc_awr with features, gmm_awr without
                       threshold:float=0.5, # a label is an issue when its clean probability is <= threshold
-                      return_indices_ranked_by:str|None=None, # None: a boolean mask; 'clean_prob': issue indices, most likely wrong first
+                      return_indices_ranked_by:str|None=None, # None: a boolean mask; else issue indices, most likely wrong first, ordered by one of `RANKINGS`
                       return_clean_probs:bool=False, # also return every cleaner's q(z=0) (a dict of arrays)
-                      **kwargs, # rounds, passes, p_threshold, seed, PrototypeCleaner options (see `clean_probs`)
+                      rounds:int=5, # CPC updates, each taught by its GMM's split
+                      passes:int=5, # passes over the features per update
+                      p_threshold:float=0.5, # the GMM split that teaches CPC: q_gmm > p_threshold
+                      seed:int=0, # seeds the prototype cleaners
+                      **cpc_kwargs, # passed to `PrototypeCleaner` (dim, hidden, alpha_p, ...)
                      ): # mask (N,) or ranked indices; with return_clean_probs a tuple (that, {cleaner: q})
     "Likely label errors of a data set, by one of the four cleaners: a boolean mask, or indices ranked by how likely each label is wrong."
+    cleaner = cleaner or ('gmm_awr' if features is None else 'cpc_awr')
     check_cleaner(cleaner)
-    check_fraction(threshold, 'threshold')
-    if return_indices_ranked_by not in (None, 'clean_prob'):
-        raise ValueError(f"return_indices_ranked_by={return_indices_ranked_by!r}: expected None or 'clean_prob'")
+    if not 0 <= threshold < 1: raise ValueError(f"threshold={threshold}: expected a value in [0, 1) (1 would flag every label)")
+    if return_indices_ranked_by not in (None, *RANKINGS):
+        raise ValueError(f"return_indices_ranked_by={return_indices_ranked_by!r}: expected None or one of {RANKINGS}")
     if cleaner.startswith('cpc') and features is None:
         raise ValueError(f"cleaner={cleaner!r} needs features (one vector per sample); without them use 'gmm_agn' or 'gmm_awr'")
-    qs = clean_probs(labels, pred_probs, features, losses, **kwargs)
+    _check_options(rounds, passes, p_threshold, cpc_kwargs)
+    checked = _check_inputs(labels, pred_probs, features, losses)
+    qs = _clean_probs(*checked, rounds, passes, p_threshold, seed, **cpc_kwargs)
+    y, p = checked[0].numpy(), checked[1].numpy()
     q = qs[cleaner]
     issues = q <= threshold
-    out = issues if return_indices_ranked_by is None else np.flatnonzero(issues)[np.argsort(q[issues], kind='stable')]
+    _collapse_warning(cleaner, issues, y, p)
+    if return_indices_ranked_by is None: out = issues
+    else:
+        py = p[np.arange(len(y)), y]
+        other = np.where(np.arange(p.shape[1]) == y[:, None], -np.inf, p).max(1)
+        score = {'clean_prob': q, 'self_confidence': py, 'normalized_margin': py - other}[return_indices_ranked_by]
+        idx = np.flatnonzero(issues)
+        out = idx[np.argsort(score[idx], kind='stable')]
     return (out, qs) if return_clean_probs else out
 
 # %% ../nbs/05a_issues.ipynb #0ae4790d
@@ -78,6 +157,14 @@ ISSUES_EXAMPLE = '''example:
   cpc_find_issues outputs.npz --cleaner cpc_awr --out issues.csv
   # issues.csv: rank,index,label,clean_prob,issue,q_gmm_agn,q_gmm_awr,q_cpc_agn,q_cpc_awr (most likely wrong first)'''
 
+def _numbered(cols:list, prefix:str, path)->list:
+    "The columns prefix0, prefix1, ... in number order; refuse gaps or names that are not numbered."
+    named = [c for c in cols if c.startswith(prefix)]
+    nums = [c[len(prefix):] for c in named]
+    if not all(n.isdigit() for n in nums) or sorted(map(int, nums)) != list(range(len(nums))):
+        raise ValueError(f"{path}: the {prefix} columns must be {prefix}0 ... {prefix}{len(nums) - 1} without gaps; got {named[:8]}")
+    return sorted(named, key=lambda c: int(c[len(prefix):]))
+
 def read_outputs(path)->dict:
     "labels, pred_probs and (when present) features and losses from an .npz or .csv of saved model outputs."
     path = Path(path)
@@ -88,11 +175,10 @@ def read_outputs(path)->dict:
             if missing: raise ValueError(f"{path}: missing arrays {missing}; it holds {z.files}, expected labels, pred_probs (and optionally features, losses)")
             return {k: z[k] for k in ('labels', 'pred_probs', 'features', 'losses') if k in z.files}
     if path.suffix != '.csv': raise ValueError(f"{path}: expected an .npz or .csv file")
-    with open(path) as f: cols = f.readline().strip().split(',')
-    prob, feat = sorted((c for c in cols if c.startswith('prob_')), key=lambda c: int(c[5:])), \
-                 sorted((c for c in cols if c.startswith('feat_')), key=lambda c: int(c[5:]))
+    with open(path, encoding='utf-8-sig') as f: cols = [c.strip() for c in f.readline().strip().split(',')]  # -sig: Excel's BOM
+    prob, feat = _numbered(cols, 'prob_', path), _numbered(cols, 'feat_', path)
     if 'label' not in cols or not prob: raise ValueError(f"{path}: expected columns label, prob_0 ... prob_(K-1); got {cols[:8]}")
-    try: table = np.loadtxt(path, delimiter=',', skiprows=1, ndmin=2)
+    try: table = np.loadtxt(path, delimiter=',', skiprows=1, ndmin=2, encoding='utf-8-sig')
     except ValueError as e: raise ValueError(f"{path}: a value is not a number ({e})") from None
     if not len(table): raise ValueError(f"{path}: no rows")
     col = lambda names: table[:, [cols.index(c) for c in names]]
@@ -106,7 +192,7 @@ def read_outputs(path)->dict:
 def write_issues(path, q:dict, labels, cleaner:str, threshold:float):
     "Every sample, most likely wrong first: rank, index, label, its cleaner's clean_prob, issue flag, all cleaners' q."
     order = np.argsort(q[cleaner], kind='stable')
-    with open(path, 'w', newline='') as f:
+    with atomic_write(Path(path)) as tmp, open(tmp, 'w', newline='') as f:  # a failed write leaves no partial file
         w = csv.writer(f)
         w.writerow(['rank', 'index', 'label', 'clean_prob', 'issue'] + [f'q_{c}' for c in q])
         for r, i in enumerate(order):
@@ -117,7 +203,7 @@ def cpc_find_issues(argv:list|None=None)->int:
     p = argparse.ArgumentParser(prog='cpc_find_issues', epilog=ISSUES_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="Find likely label errors from a model's saved out-of-sample outputs.")
     p.add_argument('outputs', help="an .npz (labels, pred_probs[, features, losses]) or a .csv (label, prob_0.., feat_0.., loss)")
-    p.add_argument('--cleaner', default='cpc_awr', help="gmm_agn, gmm_awr, cpc_agn or cpc_awr (CPC needs features; default cpc_awr)")
+    p.add_argument('--cleaner', default=None, help="gmm_agn, gmm_awr, cpc_agn or cpc_awr (default: cpc_awr with features, gmm_awr without)")
     p.add_argument('--threshold', type=float, default=0.5, help="an issue when the clean probability is <= this (default 0.5)")
     p.add_argument('--out', help="the ranked CSV to write (default: <outputs>_issues.csv)")
     p.add_argument('--overwrite', action='store_true', help="replace --out if it exists (default: refuse)")
@@ -125,14 +211,16 @@ def cpc_find_issues(argv:list|None=None)->int:
     a = p.parse_args(argv)
     out = Path(a.out or Path(a.outputs).with_name(Path(a.outputs).stem + '_issues.csv'))
     try:
-        check_cleaner(a.cleaner)
+        if a.cleaner is not None: check_cleaner(a.cleaner)
         if out.exists() and not a.overwrite: raise ValueError(f"{out} exists: pass --overwrite to replace it, or --out elsewhere")
+        if not out.parent.is_dir(): raise ValueError(f"--out {out}: the folder {out.parent} does not exist")
         d = read_outputs(a.outputs)
-        if a.cleaner.startswith('cpc') and 'features' not in d:
-            raise ValueError(f"--cleaner {a.cleaner} needs features in {a.outputs}; without them use gmm_agn or gmm_awr")
-        mask, q = find_label_issues(d['labels'], d['pred_probs'], d.get('features'), d.get('losses'), cleaner=a.cleaner,
+        cleaner = a.cleaner or ('cpc_awr' if 'features' in d else 'gmm_awr')
+        if cleaner.startswith('cpc') and 'features' not in d:
+            raise ValueError(f"--cleaner {cleaner} needs features in {a.outputs}; without them use gmm_agn or gmm_awr")
+        mask, q = find_label_issues(d['labels'], d['pred_probs'], d.get('features'), d.get('losses'), cleaner=cleaner,
                                     threshold=a.threshold, return_clean_probs=True, seed=a.seed)
-    except (OSError, ValueError) as e: p.error(str(e))
-    write_issues(out, q, d['labels'], a.cleaner, a.threshold)
-    print(f"{int(mask.sum())} of {len(mask)} labels flagged by {a.cleaner}; ranked list in {out}")
+        write_issues(out, q, d['labels'], cleaner, a.threshold)
+    except (OSError, ValueError, FloatingPointError) as e: p.error(str(e))
+    print(f"{int(mask.sum())} of {len(mask)} labels flagged by {cleaner}; ranked list in {out}")
     return 0

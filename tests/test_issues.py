@@ -48,3 +48,52 @@ def test_every_run_leaves_a_per_sample_table(clothing1m_dir, tmp_path, monkeypat
         assert len(z['index']) == 28 and z['key'][0].startswith('images/')
         scored = ~np.isnan(z['q_cpc_agn_a'])
         assert scored.sum() == 6 and (z['pred_a'][~scored] == -1).all() and set(np.unique(z['labeled_b'])) <= {-1, 0, 1}
+
+
+# ---- never silent, any scale, drop-in for cleanlab ---------------------------------------------------------------
+
+def test_scale_of_the_features_does_not_matter():
+    case = synthetic_case(num_classes=5, n_per_class=120, noise_rate=0.4, seed=3)
+    from cpc.diagnostics import cleaner_metrics
+    noisy = ~case.clean.numpy()
+    aucs = []
+    for s in (0.01, 1., 1000.):
+        q = clean_probs(case.labels, case.probs, case.features * s, rounds=2, passes=2)
+        assert all(np.isfinite(v).all() for v in q.values())
+        aucs.append(cleaner_metrics(1 - q['cpc_awr'], noisy)['auc'])
+    assert max(aucs) - min(aucs) < 0.02, aucs
+
+def test_a_diverging_cpc_update_raises_and_leaves_the_cleaner_usable():
+    from cpc.cleaner import PrototypeCleaner
+    g = torch.Generator().manual_seed(0)
+    v, y = torch.randn(600, 16, generator=g) * 100, torch.randint(0, 4, (600,), generator=g)
+    clean, p = torch.rand(600, generator=g) > 0.4, torch.softmax(torch.randn(600, 4, generator=g), 1)
+    cl = PrototypeCleaner(4, 16)
+    cl.update(v, y, clean, p)
+    before = cl.clean_prob(v, y)
+    with pytest.raises(FloatingPointError, match='diverged'): cl.update(v, y, clean, p, lr=1e12)
+    assert torch.equal(cl.clean_prob(v, y), before)
+    with pytest.raises(ValueError, match='lr must be a finite number > 0, got inf'): cl.update(v, y, clean, p, lr=float('inf'))
+
+def test_one_confident_mistake_does_not_squash_the_split():
+    "The bounded finder loss: one p_y of 1e-12 among 40% noise; with the plain cross-entropy the GMM splits it off alone."
+    case = synthetic_case(num_classes=5, n_per_class=200, noise_rate=0.4, seed=4)
+    p = case.probs.double().clone()
+    p[0] = torch.full((5,), 1e-12); p[0, (int(case.labels[0]) + 1) % 5] = 1 - 4e-12
+    plain = -p.gather(1, case.labels[:, None]).squeeze(1).log()
+    n_wrong = int((~case.clean).sum())
+    with pytest.warns(UserWarning, match='split collapsed'):
+        squashed = find_label_issues(case.labels, p, losses=plain.numpy(), cleaner='gmm_agn')
+    bounded = find_label_issues(case.labels, p, cleaner='gmm_agn')
+    assert squashed.sum() < 0.2 * n_wrong < 0.7 * n_wrong < bounded.sum() < 1.3 * n_wrong
+
+def test_console_script_reads_excel_csv_and_refuses_gaps(tmp_path):
+    rows = ''.join(f'{i % 2},{0.9 - 0.8 * (i % 2)},{0.1 + 0.8 * (i % 2)}\n' for i in range(18)) + '0,0.05,0.95\n1,0.97,0.03\n'
+    (tmp_path/'bom.csv').write_text('label,prob_0,prob_1\n' + rows, encoding='utf-8-sig')
+    r = subprocess.run([str(CONSOLE), str(tmp_path/'bom.csv'), '--cleaner', 'gmm_agn'], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    (tmp_path/'gap.csv').write_text('label,prob_0,prob_2\n' + rows)
+    r = subprocess.run([str(CONSOLE), str(tmp_path/'gap.csv'), '--cleaner', 'gmm_agn'], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and 'without gaps' in r.stderr
+    r = subprocess.run([str(CONSOLE), str(tmp_path/'bom.csv'), '--out', str(tmp_path/'no'/'x.csv')], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and 'does not exist' in r.stderr and 'Traceback' not in r.stderr and not (tmp_path/'no').exists()
