@@ -178,24 +178,26 @@ def _update(self:PrototypeCleaner, v:torch.Tensor, y:torch.Tensor, clean:torch.T
     if lr is not None:
         if not (lr > 0 and math.isfinite(lr)): raise ValueError(f"lr must be a finite number > 0, got {lr}")
         for group in self.opt.param_groups: group['lr'] = lr
-    before = self.state_dict()  # put back if the update diverges
-    if not self.initialized: self._init_prototypes(v, y, clean)
-    totals, steps = torch.zeros(len(_LOSS_KEYS), device=self.device), 0
     if self._graph is None:
         self._graph = GraphStep(self._minibatch_step, [self.proj, self.prototypes], [self.opt],
                                 capture_cuda_graph if self.cuda_graphs else None, 'CPC update step')
+    before = self._graph.snapshot(), self.gen.get_state(), self.initialized, bool(self.opt.state)  # put back if it diverges
+    if not self.initialized: self._init_prototypes(v, y, clean)
+    totals, steps = torch.zeros(len(_LOSS_KEYS), device=self.device), 0
     self.proj.train()
     for _ in range(self.epochs):
         perm = torch.randperm(n, generator=self.gen).to(self.device)
         for idx in perm.split(self.batch_size):
             totals += self._graph(v[idx], y[idx], clean[idx], pseudo[idx], steady=len(idx) == self.batch_size)
             steps += 1
-    self.num_updates += 1
     means = (totals / max(steps, 1)).tolist()
     if not all(map(math.isfinite, means)):
-        self.load_state_dict(before)
+        tensors, gen, self.initialized, had_state = before
+        self._graph.restore(tensors); self.gen.set_state(gen)
+        if not had_state: self.opt.state.clear()  # momentum buffers this update created
         raise FloatingPointError(f"the CPC update diverged (mean loss {means[0]}); the cleaner is left as it was before "
                                  "this update: standardise the features or lower lr")
+    self.num_updates += 1
     return {**dict(zip(_LOSS_KEYS, means)), 'n_x': int(clean.sum()), 'n_u': int((~clean).sum()), 'n_p': int((pseudo >= 0).sum())}
 
 # %% ../nbs/05_cpc.ipynb #b9759a80
