@@ -19,7 +19,7 @@ from .cli import PRESETS, PAPER_RESULTS, TABLE3, baseline_config
 
 # %% auto #0
 __all__ = ['run_folder', 'run_seeds', 'preset_grid', 'cpu_track_grid', 'run_row', 'grid_rows', 'summarise', 'markdown_table',
-           'write_csv', 'keep_results', 'read_rows', 'paper_table', 'cross_val_outputs', 'detection_rows',
+           'write_csv', 'merge_rows', 'keep_results', 'read_rows', 'paper_table', 'cross_val_outputs', 'detection_rows',
            'epoch_timing']
 
 # %% ../nbs/11_bench.ipynb #28229b91
@@ -140,16 +140,27 @@ def write_csv(rows:list, # dicts; the columns are the union of their keys, in fi
         w = csv.DictWriter(f, cols); w.writeheader(); w.writerows(rows)
 
 # %% ../nbs/11_bench.ipynb #9e5ff6bb
+def merge_rows(rows:list, # new rows
+               path, # a CSV written by `write_csv` (absent: a new one)
+               keys:tuple, # columns that identify a row: a new row replaces the old one with the same values
+              )->list: # every row written
+    "Write `rows` into the CSV at `path`, keeping its rows that no new row replaces."
+    new, old = {tuple(str(r[k]) for k in keys) for r in rows}, []
+    if Path(path).is_file():  # the old rows as text, written back unchanged
+        with open(path, newline='') as f: old = [r for r in csv.DictReader(f) if tuple(r[k] for k in keys) not in new]
+    write_csv(old + rows, path)
+    return old + rows
+
 def keep_results(configs:dict, # run name -> TrainConfig, as given to run_seeds
                  seeds, # seeds to keep
                  root, # the grid folder
                  dest, # results stem: writes <dest>.csv and the folder <dest>/
                  samples_of=(), # (name, seed) pairs whose per-sample table is kept
                  sample_columns=('given', 'true', 'loss_a'), # the columns of it that are kept
-                )->list: # the rows written
-    "Store a grid's per-run rows and metrics (and a few per-sample tables) where a notebook can read them back."
+                )->list: # the rows of these runs
+    "Store a grid's per-run rows and metrics (and a few per-sample tables) where a notebook can read them back; rows of other runs already in <dest>.csv are kept."
     rows, dest = grid_rows(configs, seeds, root), Path(dest)
-    write_csv(rows, dest.with_suffix('.csv'))
+    merge_rows(rows, dest.with_suffix('.csv'), ('name', 'seed'))
     for r in rows:
         src, to = run_folder(root, r['name'], r['seed']), dest/r['name']
         to.mkdir(parents=True, exist_ok=True)
