@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_cli.ipynb #cb7366b8
 from __future__ import annotations
-import argparse, dataclasses, difflib, sys, typing
+import argparse, dataclasses, difflib, signal, sys, threading, typing
 from typing import NamedTuple
 import torch
 from pathlib import Path
@@ -295,9 +295,21 @@ def one_line(e:BaseException)->str:
     if 'Original Traceback' in msg: return msg.splitlines()[-1]  # the worker's traceback text ends with 'Type: message'
     return f"{type(e).__name__}: {msg}"
 
+class _Terminated(KeyboardInterrupt):
+    "SIGTERM, raised as an exception so that a run stops the way Ctrl-C stops it: atomic writes finish or leave nothing."
+
+def _on_sigterm(signum, frame): raise _Terminated()
+
 def main(argv:list|None=None, # command-line arguments (None: `sys.argv[1:]`)
         )->int: # exit code
     "Parse `argv`, check everything, then train; bad input exits with code 2 and a message on stderr."
+    main_thread = threading.current_thread() is threading.main_thread()  # signal handlers can only be set there
+    old = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    try: return _main(argv)
+    finally:
+        if main_thread: signal.signal(signal.SIGTERM, old)
+
+def _main(argv):
     p = cli_parser()
     args, extra = p.parse_known_args(argv)
     if extra:
@@ -310,17 +322,25 @@ def main(argv:list|None=None, # command-line arguments (None: `sys.argv[1:]`)
     try: cfg = parse_config(run['preset'], args, run['baseline'])
     except ValueError as e: p.error(str(e))
     try: run['device'] is None or torch.device(run['device'])
-    except RuntimeError as e: p.error(f"--device {run['device']!r}: {e}; expected cpu, cuda, cuda:N, mps, ...")
+    except RuntimeError as e: p.error(f"--device {run['device']!r}: {e}; expected cpu, cuda or cuda:N")
     name = run['preset'] and run['preset'] + (f"-{run['baseline']}" if run['baseline'] else '')
+    if run['out'] is not None and not run['out'].strip(): p.error(f"--out {run['out']!r}: expected a folder path")
     out = run['out'] or f"runs/{name or 'default'}"
     if run['resume'] and run['overwrite']: p.error("--resume and --overwrite exclude each other")
+    code = lambda e: 143 if isinstance(e, _Terminated) else 130  # 128 + the signal's number
+    why = lambda e: 'terminated (SIGTERM)' if isinstance(e, _Terminated) else 'interrupted'
     try: trainer = Trainer(cfg, data=run['data'], out=out, device=run['device'], resume=run['resume'], download=run['download'],
                           imagenet=run['imagenet'], overwrite=run['overwrite'], allow_pickle=run['allow_pickle'])
     except (OSError, ValueError, RunLockedError) as e: p.error(str(e))  # DatasetLayoutError, RunExistsError are OSErrors
+    except KeyboardInterrupt as e:
+        print(f"cpc_train: {why(e)} while setting up, before any epoch ran: nothing to resume", file=sys.stderr)
+        return code(e)
     try: history = trainer.fit()
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: one line, what was kept
+        print(f"cpc_train: {why(e)}; last good checkpoint: {trainer.last_good()}", file=sys.stderr)
+        return code(e)
     except Exception as e:  # inside training: one line, exit code 1, and where to resume from
-        last = f"{trainer.ckpt} ({len(trainer.history)} epoch(s) done; --resume continues)" if trainer.history else "none"
-        print(f"cpc_train: error: {e if isinstance(e, TrainingError) else f'{one_line(e)}; last good checkpoint: {last}'}",
+        print(f"cpc_train: error: {e if isinstance(e, TrainingError) else f'{one_line(e)}; last good checkpoint: {trainer.last_good()}'}",
               file=sys.stderr)
         return 1
     if trainer.rank == 0:  # under torchrun, rank 0 writes the files and reports

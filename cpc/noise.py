@@ -284,7 +284,7 @@ def noise_origin_path(path, # a noise file, e.g. runs/x/0.5_sym.json
 def save_noise_file(path,   # file to write (its folder is created if needed)
                     labels, # noisy 1-D integer labels
                     origin:dict|None=None, # what the labels were drawn for (e.g. data set, mode, rate, seed, subset): recorded next to the file
-                    clean=None, # the true labels they were drawn from: their SHA-1 goes into the record
+                    clean:torch.Tensor|np.ndarray|None=None, # the true labels they were drawn from: their SHA-1 goes into the record
                    )->Path:
     "Write labels as a JSON list of ints (DivideMix's format), atomically; with `origin`, first a record of what they were drawn for."
     y, path = _label_array(labels), Path(path)
@@ -294,10 +294,10 @@ def save_noise_file(path,   # file to write (its folder is created if needed)
     with atomic_write(path) as tmp: tmp.write_text(json.dumps(y.tolist()))
     return path
 
-def _check_origin(path:Path, y:np.ndarray, origin:dict, clean):
-    "Refuse a noise file whose origin record names another run than `origin`, other clean labels, or other labels than it holds."
+def _check_origin(path:Path, origin:dict, clean)->str|None:
+    "Refuse a noise file whose origin record names another run than `origin` or other true labels; return its labels' recorded SHA-1."
     rec_path = noise_origin_path(path)
-    if not rec_path.is_file(): return  # a file dropped in by hand (e.g. DivideMix's): used as it is
+    if not rec_path.is_file(): return None  # a file dropped in by hand (e.g. DivideMix's): used as it is
     try:
         rec = json.loads(rec_path.read_text())
         drawn, labels_sha1, clean_sha1 = rec['drawn_for'], rec['labels_sha1'], rec['clean_sha1']
@@ -311,9 +311,7 @@ def _check_origin(path:Path, y:np.ndarray, origin:dict, clean):
     if clean is not None and clean_sha1 is not None and clean_sha1 != _sha1(clean):
         raise ValueError(f"noise file {path} was drawn from other true labels than this training set's (another subset or "
                          f"another copy of the data, per {rec_path.name}); delete both files to draw new noise")
-    if labels_sha1 != _sha1(y):
-        raise ValueError(f"noise file {path} was changed after it was drawn: its labels differ from those recorded in "
-                         f"{rec_path.name}; delete {rec_path.name} to use the file as it is, or both files to draw new noise")
+    return labels_sha1
 
 def _csv_columns(path:Path)->tuple:
     "The `label_noisy` column of a CSV noise file as ints, and its `label` column (None if it has none)."
@@ -343,7 +341,7 @@ def load_noise_file(path,             # a JSON list of ints (DivideMix, save_noi
     path = Path(path)
     if path.is_dir(): raise ValueError(f"noise file {path} is a folder; expected a JSON or CSV file of labels")
     if not path.is_file(): raise FileNotFoundError(f"noise file {path} does not exist")
-    given = None
+    given, recorded = None, None if origin is None else _check_origin(path, origin, clean)
     if path.suffix.lower() == '.csv': data, given = _csv_columns(path)
     else:
         try: data = json.loads(path.read_bytes().decode('utf-8'))
@@ -362,7 +360,10 @@ def load_noise_file(path,             # a JSON list of ints (DivideMix, save_noi
         bad = np.flatnonzero(np.asarray(given) != _label_array(clean, name='clean labels'))
         if bad.size: raise ValueError(f"noise file {path}: its 'label' column differs from the data set's labels in {bad.size} of "
                                       f"{len(y)} rows (first at sample {bad[0]}); the rows must follow the training set's order")
-    if origin is not None: _check_origin(path, y, origin, clean)
+    if recorded is not None and recorded != _sha1(y):
+        rec = noise_origin_path(path).name
+        raise ValueError(f"noise file {path} was changed after it was drawn: its labels differ from those recorded in {rec}; "
+                         f"delete {rec} to use the file as it is, or both files to draw new noise")
     return torch.from_numpy(y)
 
 # %% ../nbs/01_noise.ipynb #db917de1

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #87147551
 from __future__ import annotations
-import csv, dataclasses, hashlib, json, logging, math, os, pickle, random, tempfile, time
+import csv, dataclasses, errno, hashlib, json, logging, math, os, pickle, random, shutil, tempfile, time
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np
@@ -15,10 +15,10 @@ try: import fcntl  # the output-folder lock (Linux, macOS)
 except ImportError: fcntl = None
 
 # %% auto #0
-__all__ = ['SMALL_DATASETS', 'FILE_DATASETS', 'VAL_SPLITS', 'log', 'FILE_SETUP', 'CPC_CLEANERS', 'METRIC_COLUMNS',
-           'SAMPLES_CSV_MAX', 'CHECKPOINT_KEYS', 'TrainConfig', 'TensorSource', 'FileSource', 'load_data',
-           'eval_sources', 'balanced_sample', 'TrainingError', 'seed_everything', 'RunExistsError', 'RunLockedError',
-           'epochs_done', 'lock_folder', 'Trainer', 'format_row']
+__all__ = ['SMALL_DATASETS', 'FILE_DATASETS', 'VAL_SPLITS', 'log', 'FILE_SETUP', 'CPC_CLEANERS', 'METRIC_COLUMNS', 'RUN_FILES',
+           'SAMPLES_CSV_MAX', 'CHECKPOINT_KEYS', 'TrainConfig', 'TensorSource', 'FileSource', 'noise_origin',
+           'load_data', 'eval_sources', 'balanced_sample', 'TrainingError', 'seed_everything', 'RunExistsError',
+           'RunLockedError', 'epochs_done', 'lock_folder', 'check_device', 'Trainer', 'format_row']
 
 # %% ../nbs/07_train.ipynb #9614c655
 SMALL_DATASETS = ('cifar10', 'cifar100', 'fashion_mnist')  # held on the device as uint8 tensors
@@ -77,8 +77,13 @@ class TrainConfig:
         from cpc.noise import NOISE_MODES, check_human_key
         for f in fields(self):  # types first: a string or a bool where a number belongs is refused by name
             v, t = getattr(self, f.name), {'str': str, 'int': int, 'float': float, 'bool': bool}[f.type]
-            ok = type(v) in (int, float) and math.isfinite(v) if t is float else type(v) is t  # type(True) is bool, not int
-            if not ok: raise ValueError(f"{f.name}={v!r}: expected {_KIND[t]}")
+            flag = isinstance(v, (bool, np.bool_))  # a bool is an int to Python, not to a config
+            if t is float and not flag and isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v): v = float(v)
+            elif t is int and not flag and isinstance(v, (int, np.integer)): v = int(v)
+            elif t is bool and flag: v = bool(v)
+            elif t is str and isinstance(v, str): v = str(v)
+            else: raise ValueError(f"{f.name}={v!r}: expected {_KIND[t]}")
+            object.__setattr__(self, f.name, v)  # numpy scalars become Python numbers (a checkpoint holds plain types only)
         known = dict(cleaner=CLEANERS, model=tuple(MODELS), noise_mode=tuple(NOISE_MODES) + ('real', 'human'),
                      dataset=SMALL_DATASETS + FILE_DATASETS, precision=('auto', 'bf16', 'fp32'), channels_last=('auto', 'on', 'off'),
                      fuse_views=('auto', 'on', 'off'), cuda_graphs=('auto', 'on', 'off'))
@@ -93,9 +98,12 @@ class TrainConfig:
             if getattr(self, f) < 1: raise ValueError(f"{f}={getattr(self, f)}: expected a positive integer")
         for f in ('warmup_batch_size', 'num_batches', 'train_subset', 'test_subset', 'lr_drop', 'seed', 'num_workers'):
             if getattr(self, f) < 0: raise ValueError(f"{f}={getattr(self, f)}: expected 0 or a positive integer")
-        for f, lo, hi, what in (('tau', 0, 1, '[0, 1)'), ('p_threshold', 0, 1, '[0, 1)'), ('momentum', 0, 1, '[0, 1)'),
-                                ('proto_warmup', 0, 1.0001, '[0, 1]')):
-            if not lo <= getattr(self, f) < hi: raise ValueError(f"{f}={getattr(self, f)}: expected a value in {what}")
+        if self.seed >= 2**32: raise ValueError(f"seed={self.seed}: expected an integer in [0, 2**32) (numpy's seed range)")
+        for f in ('tau', 'p_threshold'):  # a sample is labeled when its clean probability exceeds the threshold
+            if not 0 < getattr(self, f) < 1:
+                raise ValueError(f"{f}={getattr(self, f)}: expected a value in (0, 1); at 0 no sample stays unlabeled, at 1 none is labeled")
+        if not 0 <= self.momentum < 1: raise ValueError(f"momentum={self.momentum}: expected a value in [0, 1)")
+        if not 0 <= self.proto_warmup <= 1: raise ValueError(f"proto_warmup={self.proto_warmup}: expected a value in [0, 1]")
         for f in ('lr', 'T', 'alpha', 'cpc_dim'):
             if not getattr(self, f) > 0: raise ValueError(f"{f}={getattr(self, f)}: expected a value > 0")
         for f in ('weight_decay', 'lambda_u', 'alpha_p'):
@@ -130,12 +138,12 @@ class TrainConfig:
                 if getattr(self, f.name) != getattr(other, f.name)}
 
 # %% ../nbs/07_train.ipynb #99e4824a
-from .data import TensorData, load_dataset, stratified_subset, Clothing1M, WebVision, ImageNetVal, atomic_write
-from .noise import noisy_labels, noise_file_name, noise_report, load_human_labels, HUMAN_LABELS
+from .data import TensorData, load_dataset, stratified_subset, Clothing1M, WebVision, ImageNetVal, atomic_write, _weights_only_refusal
+from .noise import noisy_labels, noise_file_name, noise_report, load_human_labels, HUMAN_LABELS, save_noise_file, noise_origin_path
 from .augment import normalize, weak_augment, strong_augment, large_image_transform
 from .models import create_model
 from .gmm import LossHistory
-from .cleaner import CleanerBank, CLEANERS
+from .cleaner import CleanerBank, CLEANERS, PrototypeCleaner
 from .mixmatch import draw_mix, linear_rampup
 from .step import ssl_step, ce_step, GraphStep, capture_cuda_graph
 from .diagnostics import cleaner_metrics, bernoulli_kl, agreement
@@ -235,17 +243,25 @@ def _human_labels(cfg, root, train, allow_pickle)->torch.Tensor:
                          f"{len(train)} (one per training image) in [0, {train.num_classes})")
     return y
 
+def noise_origin(cfg:TrainConfig)->dict:
+    "What a run's noise file is drawn for: recorded next to it, and checked when the file is read again."
+    return {f: getattr(cfg, f) for f in ('dataset', 'noise_mode', 'noise_rate', 'seed', 'train_subset')}
+
 def load_data(cfg:TrainConfig, # the run
               root:str|Path|None=None, # data folder (None: the data set's default places)
               device='cpu', # where tensor data sets live
-              noise_dir:str|Path|None=None, # where the noise file is written / re-read
+              noise_dir:str|Path|None=None, # where the noise file is re-read when it exists (checked against its origin record)
               download=False, # allow a torchvision download of small data sets
               allow_pickle=False, # noise_mode='human': open the CIFAR-N file, a pickle (only label arrays are admitted)
+              write_noise:bool=True, # write a new noise file into `noise_dir` (the Trainer writes it itself, once every check has passed)
              ):
     "Training source (noisy labels), test source, and the true training labels (None when unknown: real noise)."
     if cfg.dataset in SMALL_DATASETS:
         train = load_dataset(cfg.dataset, root, train=True, download=download)
         test = load_dataset(cfg.dataset, root, train=False, download=download)
+        for f, ds, what in (('train_subset', train, 'training'), ('test_subset', test, 'test')):
+            if getattr(cfg, f) > len(ds):
+                raise ValueError(f"{f}={getattr(cfg, f)}: expected at most {len(ds)}, the size of the {cfg.dataset} {what} set found")
         human = _human_labels(cfg, root, train, allow_pickle) if cfg.noise_mode == 'human' else None
         if cfg.train_subset:
             keep = stratified_subset(train.labels, cfg.train_subset, cfg.seed)
@@ -255,7 +271,7 @@ def load_data(cfg:TrainConfig, # the run
         else:
             path = Path(noise_dir)/noise_file_name(cfg.noise_rate, cfg.noise_mode) if noise_dir else None
             noisy = noisy_labels(train.labels, cfg.noise_mode, cfg.noise_rate, train.num_classes, path=path,
-                                 seed=cfg.seed, dataset=cfg.dataset, images=train.images)
+                                 seed=cfg.seed, dataset=cfg.dataset, images=train.images, origin=noise_origin(cfg), write=write_noise)
         true = train.labels
         train = dataclasses.replace(train, labels=torch.as_tensor(noisy))
         return TensorSource(train, device, cfg.weak_aug), TensorSource(test, device), true.to(device)
@@ -332,6 +348,8 @@ class RunExistsError(FileExistsError):
 class RunLockedError(RuntimeError):
     "Another process is writing to the output folder."
 
+RUN_FILES = ('checkpoint.pt', 'metrics.csv', 'result.json', 'auc.png', 'samples.csv', 'samples.npz')  # a run's files besides its noise file
+
 def epochs_done(out)->int:
     "How many epochs the run in folder `out` has finished (rows of its metrics.csv; 0 when there is none)."
     m = Path(out)/'metrics.csv'
@@ -347,6 +365,41 @@ def lock_folder(path:Path)->int|None:
         raise RunLockedError(f"out={path}: another run is writing to this folder; wait for it to end or choose another --out") from None
     return fd
 
+def check_device(device, # 'cpu', 'cuda', 'cuda:1', ... or a torch.device
+                )->torch.device:
+    "`device` as a `torch.device` on which a small tensor operation runs; ValueError naming it otherwise."
+    try: d = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as e: raise ValueError(f"device={device!r}: {e}; expected cpu, cuda or cuda:N") from None
+    if d.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f"device={str(d)!r}: CUDA is not available on this machine; expected 'cpu'")
+    try: ok, why = torch.arange(4, device=d).add(1).sum().item() == 10, 'wrong result'
+    except Exception as e: ok, why = False, f"{type(e).__name__}: {str(e).strip().split('. ')[0].splitlines()[0][:160]}"
+    if not ok: raise ValueError(f"device={str(d)!r}: a test tensor operation failed there ({why}); expected a device "
+                                "that works on this machine: cpu, or cuda / cuda:N with a GPU")
+    return d
+
+def _free_memory(device:torch.device)->int|None:
+    "Bytes free on `device`: the CUDA driver's count, MemAvailable on a Linux CPU; None when unknown."
+    if device.type == 'cuda': return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open('/proc/meminfo') as f: return next(int(l.split()[1]) * 1024 for l in f if l.startswith('MemAvailable:'))
+    except (OSError, StopIteration, ValueError): return None
+
+def _tensor_bytes(obj)->int:
+    "Bytes of every tensor in a nested state (dicts, lists, tuples)."
+    if isinstance(obj, torch.Tensor): return obj.numel() * obj.element_size()
+    if isinstance(obj, dict): return sum(map(_tensor_bytes, obj.values()))
+    if isinstance(obj, (list, tuple)): return sum(map(_tensor_bytes, obj))
+    return 0
+
+def _write_failure(e:BaseException, folder:Path)->str:
+    "Why writing into `folder` failed, in words: 'no space left on device' when the disk is full (torch's own text never says so)."
+    try: free = shutil.disk_usage(folder).free
+    except OSError: free = None
+    if getattr(e, 'errno', None) == errno.ENOSPC or (free is not None and free < 16 << 20):
+        return "no space left on device" + (f" ({free / 2**20:.1f} MiB free)" if free is not None else '')
+    return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+
 class Trainer:
     "Two networks trained with DivideMix and the cleaner `cfg.cleaner`, checkpointed every epoch."
     def __init__(self, cfg:TrainConfig, # the run
@@ -360,10 +413,10 @@ class Trainer:
                  overwrite=False, # replace a run already in `out` (its checkpoint, metrics and noise file)
                  allow_pickle=False, # noise_mode='human': open the CIFAR-N label file (a pickle; only label arrays are admitted)
                 ):
-        self.cfg, self.out, self._lock = cfg, Path(out), None
-        device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-        if device.type == 'cuda' and not torch.cuda.is_available():
-            raise ValueError(f"device={str(device)!r}: CUDA is not available on this machine; expected 'cpu'")
+        self._lock = None
+        if not str(out).strip(): raise ValueError(f"out={str(out)!r}: expected a folder path")
+        self.cfg, self.out = cfg, Path(out)
+        device = check_device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))  # before anything is read or written
         self.rank, self.world, self.device = init_distributed(device)  # (0, 1, device) without torchrun
         self.verbose = verbose and self.rank == 0
         self.ckpt, made = self.out/'checkpoint.pt', not self.out.exists()
@@ -384,26 +437,39 @@ class Trainer:
         if getattr(self, '_lock', None) is not None: os.close(self._lock); self._lock = None
     def __del__(self): self.release()
 
+    def _check_folder(self, resume:bool, overwrite:bool)->list:
+        "Refuse an output folder that holds another run's files (unless `overwrite`); return the files `overwrite` deletes."
+        found = [] if resume else [f for f in RUN_FILES if (self.out/f).exists()]
+        if found and not overwrite:
+            if 'checkpoint.pt' in found:
+                raise RunExistsError(f"out={str(self.out)!r} already holds a run ({epochs_done(self.out)} epoch(s) done): resume it (--resume), "
+                                     "replace it (--overwrite), or choose another --out")
+            raise RunExistsError(f"out={str(self.out)!r} holds the files of a run ({', '.join(found)}) but no checkpoint.pt, so it "
+                                 "cannot be resumed: replace it (--overwrite) or choose another --out")
+        return found
+
     def _setup(self, data, resume, download, imagenet, overwrite, allow_pickle):
+        "Every check a run makes, then (rank 0) the first writes: an `overwrite` deletes the old run, the noise file is written."
         cfg = self.cfg
         if cfg.cuda_graphs == 'on' and (self.device.type != 'cuda' or self.world > 1 or cfg.compile):
             raise ValueError(f"cuda_graphs='on' needs one process on a CUDA device without compile; got device "
                              f"{str(self.device)!r}, {self.world} process(es), compile={cfg.compile}: use 'auto' or 'off'")
-        if not resume and self.ckpt.exists():
-            if not overwrite:
-                raise RunExistsError(f"out={str(self.out)!r} already holds a run ({epochs_done(self.out)} epoch(s) done): resume it (--resume), "
-                                     "replace it (--overwrite), or choose another --out")
-            noise_file = () if cfg.noise_mode in ('real', 'human') else (noise_file_name(cfg.noise_rate, cfg.noise_mode),)
-            barrier()  # every rank has looked before rank 0 deletes
-            if self.rank == 0:
-                for f in ('checkpoint.pt', 'metrics.csv', 'result.json', 'auc.png', 'samples.csv', 'samples.npz', *noise_file):
-                    (self.out/f).unlink(missing_ok=True)
+        replaced = self._check_folder(resume, overwrite)
+        self.noise_file = None if cfg.noise_mode in ('real', 'human') else self.out/noise_file_name(cfg.noise_rate, cfg.noise_mode)
+        fresh = overwrite and self.rank == 0  # --overwrite draws new noise; the other ranks read rank 0's new file
+        noise_found = self.noise_file is not None and self.noise_file.exists() and not fresh
         saved = self._load_checkpoint() if resume else None
         seed_everything(cfg.seed)
-        if self.rank > 0: barrier()  # rank 0 writes the noise file first; the others then read it
-        self.train, self.test, true = load_data(cfg, data, self.device, noise_dir=self.out, download=download, allow_pickle=allow_pickle)
-        if self.rank == 0: barrier()
-        self.data_id = self.train.fingerprint()
+        if self.rank > 0: barrier()  # rank 0 checks everything and writes the noise file first; the others then read it
+        load = lambda noise_dir: load_data(cfg, data, self.device, noise_dir=noise_dir, download=download, allow_pickle=allow_pickle,
+                                           write_noise=False)
+        try: self.train, self.test, true = load(None if fresh else self.out)
+        except ValueError:  # a noise file refused on resume: say so when the images are not the run's either
+            if saved is not None and saved.get('data_id', '') != load(None)[0].fingerprint(): self._other_data()
+            raise
+        if noise_found and not resume and self.verbose and not noise_origin_path(self.noise_file).exists():
+            print(f"noise: read {self.noise_file}, a file without an origin record (placed by hand): used as given")
+        self.data_id, self.labels_id = self.train.fingerprint(), hashlib.sha1(self.train.labels.cpu().numpy().tobytes()).hexdigest()
         if imagenet is None and cfg.dataset == 'webvision' and data is not None and (Path(data)/'imagenet'/'val').is_dir():
             imagenet = Path(data)/'imagenet'/'val'
         K = self.num_classes = self.train.num_classes
@@ -413,20 +479,20 @@ class Trainer:
         self.noise = None if true is None else noise_report(true, self.train.labels, K)
         if self.verbose and self.noise is not None: print(self.noise)
         self.in_ch = self.train.data.images.shape[1] if isinstance(self.train, TensorSource) else 3
-        self.nets = [self._make_net(K, self.in_ch) for _ in range(2)]
-        self.opts = [torch.optim.SGD(n.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-                     for n in self.nets]
-        self.banks = [CleanerBank(K, n.feat_dim, p_threshold=cfg.p_threshold, seed=cfg.seed + 2 * k, dim=cfg.cpc_dim,
-                                  epochs=cfg.cpc_epochs, alpha_p=cfg.alpha_p, momentum=cfg.momentum,
-                                  weight_decay=cfg.weight_decay, device=self.device, cuda_graphs=self.cuda_graphs)
-                      for k, n in enumerate(self.nets)]
+        self._build(K)
         self.loss_hist = [LossHistory(5), LossHistory(5)]
         self.gen = torch.Generator(self.device).manual_seed(cfg.seed)  # shuffles and samples: the same on every rank
         # draws the augmented views and the mixing; one process shares `gen`, so its random stream is that of a plain run
         self.view_gen = self.gen if self.world == 1 else torch.Generator(self.device).manual_seed(cfg.seed + 7919 * (self.rank + 1))
         self.best = [dict(acc=-1., epoch=-1, net=None) for _ in self.nets]  # best-validation weights (`select_on_val`)
-        self.history, self.start_epoch, self._steps = [], 0, {}
+        self.history, self.start_epoch, self._steps, self.saved_epochs = [], 0, {}, 0
         if saved is not None: self._restore(saved)
+        self._check_disk(replaced)
+        if self.rank == 0:  # every check has passed: the first writes (only rank 0 deletes, so the other ranks' look is harmless)
+            for f in replaced: (self.out/f).unlink(missing_ok=True)
+            if self.noise_file is not None and not noise_found:
+                save_noise_file(self.noise_file, self.train.labels, origin=noise_origin(cfg), clean=true)
+            barrier()  # the other ranks now read the noise file
         self.ddp = self.nets if self.world == 1 else [  # the wrappers train; `nets` hold the weights (and checkpoint keys)
             torch.nn.parallel.DistributedDataParallel(n, device_ids=[self.device] if self.device.type == 'cuda' else None)
             for n in self.nets]
@@ -468,6 +534,43 @@ class Trainer:
                                         trained=self._trained(net))
                 self._steps[key] = GraphStep(f, [net, peer], [opt], cap, 'SSL step')
         return self._steps[key]
+
+    def _build(self, K:int):
+        "The two networks, their optimisers and cleaner banks; ValueError naming the field when they do not fit in memory."
+        cfg = self.cfg
+        try: self.nets = [self._make_net(K, self.in_ch) for _ in range(2)]
+        except (RuntimeError, MemoryError) as e:  # torch.OutOfMemoryError is a RuntimeError
+            raise ValueError(f"model={cfg.model!r}: the two networks cannot be allocated on {self.device} "
+                             f"({type(e).__name__}: {str(e).strip().splitlines()[0][:160]})") from None
+        D = self.nets[0].feat_dim
+        with torch.device('meta'): probe = PrototypeCleaner(K, D, dim=cfg.cpc_dim, device='meta')  # counts, allocates nothing
+        weights = sum(p.numel() for p in probe.proj.parameters()) + probe.prototypes.numel()
+        need = 4 * (2 * len(CPC_CLEANERS) * 3 * weights + 2 * len(self.train) * cfg.cpc_dim)  # weights, gradients, momentum; N x d embeddings
+        free = _free_memory(self.device)
+        if free is not None and need > free:
+            raise ValueError(f"cpc_dim={cfg.cpc_dim}: the four prototype cleaners need about {need / 2**30:,.1f} GiB on {self.device} "
+                             f"(weights, gradients, momentum and the embeddings of {len(self.train)} samples), {free / 2**30:,.1f} GiB "
+                             "are free; expected a smaller cpc_dim (the paper's is 128)")
+        self.opts = [torch.optim.SGD(n.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+                     for n in self.nets]
+        try:
+            self.banks = [CleanerBank(K, n.feat_dim, p_threshold=cfg.p_threshold, seed=cfg.seed + 2 * k, dim=cfg.cpc_dim,
+                                      epochs=cfg.cpc_epochs, alpha_p=cfg.alpha_p, momentum=cfg.momentum,
+                                      weight_decay=cfg.weight_decay, device=self.device, cuda_graphs=self.cuda_graphs)
+                          for k, n in enumerate(self.nets)]
+        except (RuntimeError, MemoryError) as e:
+            raise ValueError(f"cpc_dim={cfg.cpc_dim}: the prototype cleaners cannot be allocated on {self.device} "
+                             f"({type(e).__name__}: {str(e).strip().splitlines()[0][:160]})") from None
+
+    def _check_disk(self, replaced:list):
+        "Refuse to start when the output folder's disk cannot hold one more checkpoint (counting the files `overwrite` replaces)."
+        need = 2 * (_tensor_bytes([n.state_dict() for n in self.nets]) + _tensor_bytes([b.state_dict() for b in self.banks])) \
+               + 2 * 5 * 4 * len(self.train)  # weights and momentum, the loss history
+        try: free = shutil.disk_usage(self.out).free + sum((self.out/f).stat().st_size for f in replaced if (self.out/f).exists())
+        except OSError: return
+        if free < need:
+            raise ValueError(f"out={str(self.out)!r}: {free / 2**20:,.1f} MiB free on its disk, one checkpoint needs about "
+                             f"{need / 2**20:,.1f} MiB; expected a folder on a disk with room for it")
 
     def _make_net(self, K, in_ch):
         net = create_model(self.cfg.model, K, in_channels=in_ch, pretrained=self.cfg.pretrained).to(self.device)
@@ -612,10 +715,15 @@ def ssl_epoch(self:Trainer, epoch:int, k:int,
 
 # %% ../nbs/07_train.ipynb #e1e731f4
 @patch
+def last_good(self:Trainer)->str:
+    "The checkpoint `--resume` continues from, in words: its path and the epochs it holds, or none."
+    n = self.saved_epochs
+    return f"{self.ckpt} (epochs 0-{n - 1} done; --resume continues)" if n else "none (no epoch finished)"
+
+@patch
 def fail(self:Trainer, epoch:int, what:str):
     "Stop with an error naming the epoch and the last good checkpoint."
-    raise TrainingError(f"non-finite {what} at epoch {epoch}; last good checkpoint: "
-                        + (f"{self.ckpt} (epochs 0-{self.history[-1]['epoch']} done)" if self.history else "none (no epoch finished)"))
+    raise TrainingError(f"non-finite {what} at epoch {epoch}; last good checkpoint: {self.last_good()}")
 
 @patch
 def active_cleaner(self:Trainer, epoch:int)->tuple:
@@ -764,7 +872,7 @@ def state_dict(self:Trainer)->dict:
     return dict(config=asdict(self.cfg), history=self.history, rng=_rng_state(self.gen),
                 nets=[n.state_dict() for n in self.nets], opts=[o.state_dict() for o in self.opts],
                 banks=[b.state_dict() for b in self.banks], loss_hist=[h.state_dict() for h in self.loss_hist],
-                best=self.best, data_id=self.data_id, world_size=self.world,
+                best=self.best, data_id=self.data_id, labels_id=self.labels_id, world_size=self.world,
                 view_rng=[] if self.world == 1 else gather_objects(self.view_gen.get_state()))
 
 @patch
@@ -772,11 +880,38 @@ def save(self:Trainer):
     "Write the checkpoint and `metrics.csv` atomically (rank 0; every rank must call it)."
     state = self.state_dict()
     if self.rank > 0: return
-    with atomic_write(self.ckpt) as tmp: torch.save(state, tmp)
-    self.write_samples()
-    with atomic_write(self.out/'metrics.csv') as tmp, open(tmp, 'w', newline='') as f:
-        w = csv.DictWriter(f, METRIC_COLUMNS)
-        w.writeheader(); w.writerows(self.history)
+    epoch = self.history[-1]['epoch']
+    try:
+        with atomic_write(self.ckpt) as tmp: torch.save(state, tmp)
+    except (OSError, RuntimeError) as e:  # torch reports a full disk as a RuntimeError that never says so
+        raise TrainingError(f"cannot write {self.ckpt}: {_write_failure(e, self.out)}; epoch {epoch} was not saved; "
+                            f"last good checkpoint: {self.last_good()}") from None
+    self.saved_epochs = len(self.history)
+    try:
+        self.write_samples()
+        with atomic_write(self.out/'metrics.csv') as tmp, open(tmp, 'w', newline='') as f:
+            w = csv.DictWriter(f, METRIC_COLUMNS)
+            w.writeheader(); w.writerows(self.history)
+    except (OSError, RuntimeError) as e:
+        raise TrainingError(f"cannot write the per-sample table or metrics.csv in {self.out}: {_write_failure(e, self.out)}; "
+                            f"last good checkpoint: {self.last_good()}") from None
+
+def _checkpoint_problem(saved:dict, cfg:TrainConfig)->str|None:
+    "What is wrong with the history, random states and best weights of a loaded checkpoint (None: nothing found)."
+    h = saved['history']
+    if not isinstance(h, list) or not all(isinstance(r, dict) and type(r.get('epoch')) is int and 'test_acc' in r for r in h):
+        return "its history is not a list of epoch rows (each with an integer 'epoch' and a 'test_acc')"
+    if [r['epoch'] for r in h] != list(range(len(h))): return f"its history's epochs are {[r['epoch'] for r in h][:6]}; expected 0, 1, 2, ..."
+    if len(h) > cfg.epochs: return f"its history holds {len(h)} epochs, more than its config's epochs={cfg.epochs}"
+    st, T = saved['rng'], torch.Tensor
+    if not (isinstance(st, dict) and isinstance(st.get('torch'), T) and isinstance(st.get('gen'), T) and isinstance(st.get('numpy'), T)
+            and st['numpy'].numel() == 624 and isinstance(st.get('python'), list) and len(st['python']) == 625
+            and type(st.get('numpy_pos')) is int and isinstance(st.get('cuda'), list)):
+        return "its random states are incomplete (expected torch, gen, python, numpy, numpy_pos and cuda states)"
+    best = saved.get('best', [dict(acc=0., epoch=-1, net=None)] * 2)
+    if not (isinstance(best, list) and len(best) == 2 and all(isinstance(b, dict) and {'acc', 'epoch', 'net'} <= set(b) for b in best)):
+        return "its best-validation record is not two entries of acc, epoch and net"
+    return None
 
 @patch
 def _load_checkpoint(self:Trainer)->dict:
@@ -786,18 +921,25 @@ def _load_checkpoint(self:Trainer)->dict:
     try: saved = torch.load(self.ckpt, weights_only=True, map_location='cpu')
     except pickle.UnpicklingError as e:
         raise ValueError(f"{damaged}: it holds objects other than tensors and plain containers, so it was not loaded "
-                         f"(nothing in it ran); torch says: {str(e).strip().splitlines()[0]}") from None
+                         f"(nothing in it ran): {_weights_only_refusal(e)}") from None
     except Exception as e: raise ValueError(f"{damaged} ({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''})") from None
     if not isinstance(saved, dict) or any(k not in saved for k in CHECKPOINT_KEYS):
         raise ValueError(f"{damaged}: expected the keys {CHECKPOINT_KEYS}")
-    if any(len(saved[k]) != 2 for k in ('nets', 'opts', 'banks', 'loss_hist')):
+    if any(not isinstance(saved[k], (list, tuple)) or len(saved[k]) != 2 for k in ('nets', 'opts', 'banks', 'loss_hist')):
         raise ValueError(f"{damaged}: expected the state of two networks")
     try: ckpt_cfg = TrainConfig(**saved['config'])
     except (TypeError, ValueError) as e: raise ValueError(f"{damaged}: its config is not valid ({e})") from None
+    problem = _checkpoint_problem(saved, ckpt_cfg)
+    if problem: raise ValueError(f"{damaged}: {problem}")
     diff = self.cfg.diff(ckpt_cfg)
     if diff: raise ValueError("resume: the checkpoint was written with a different config; differing fields: "
                               + ", ".join(f"{k} (checkpoint {b!r}, now {a!r})" for k, (a, b) in diff.items()))
     return saved
+
+@patch
+def _other_data(self:Trainer):
+    raise ValueError(f"resume: {self.ckpt} was written for other training data than the data found now "
+                     "(different images or files); point --data at the copy the run started with, or start a new run")
 
 @patch
 def _restore(self:Trainer, saved:dict):
@@ -806,22 +948,24 @@ def _restore(self:Trainer, saved:dict):
         raise ValueError(f"resume: {self.ckpt} was written by a run of {saved.get('world_size', 1)} process(es), this one has "
                          f"{self.world}; resume it with the same count (torchrun --nproc_per_node {saved.get('world_size', 1)}): "
                          "the per-rank random streams and batch shares depend on it")
-    if saved.get('data_id', self.data_id) != self.data_id:
-        raise ValueError(f"resume: {self.ckpt} was written for other training data than the data found now "
-                         "(different images or files); point --data at the copy the run started with, or start a new run")
+    if saved.get('data_id', self.data_id) != self.data_id: self._other_data()
+    if saved.get('labels_id', self.labels_id) != self.labels_id:  # checkpoints without the key predate the check
+        where = self.noise_file if self.noise_file is not None else 'the label files of the data set'
+        raise ValueError(f"resume: {self.ckpt} was trained on other noisy labels than {where} holds now (replaced or edited "
+                         "since the run started); put the run's own labels back, or start a new run (--overwrite)")
     try:
         for n, sd in zip(self.nets, saved['nets']): n.load_state_dict(sd)
         for o, sd in zip(self.opts, saved['opts']): o.load_state_dict(sd)
         for b, sd in zip(self.banks, saved['banks']): b.load_state_dict(sd)
         for h, sd in zip(self.loss_hist, saved['loss_hist']): h.load_state_dict(sd)
-    except (RuntimeError, KeyError, ValueError, TypeError) as e:
+        _set_rng_state(saved['rng'], self.gen)
+        if self.world > 1: self.view_gen.set_state(saved['view_rng'][self.rank])
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
         raise ValueError(f"checkpoint {self.ckpt} is damaged or not a cpc checkpoint ({type(e).__name__}: "
-                         f"{str(e).strip().splitlines()[0]})") from None
+                         f"{str(e).strip().splitlines()[0] if str(e).strip() else ''})") from None
     self.best = saved.get('best', self.best)
     self.history = saved['history']
-    self.start_epoch = self.history[-1]['epoch'] + 1 if self.history else 0
-    _set_rng_state(saved['rng'], self.gen)
-    if self.world > 1: self.view_gen.set_state(saved['view_rng'][self.rank])
+    self.start_epoch = self.saved_epochs = len(self.history)
 
 @patch
 def test_best(self:Trainer)->dict:
