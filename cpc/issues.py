@@ -39,6 +39,7 @@ def _check_inputs(labels, pred_probs, features, losses)->tuple:
     l = None if losses is None else check_losses(losses, n).detach().cpu().double()
     return y, p, f, l
 
+# %% ../nbs/05a_issues.ipynb #d03660d4
 FINDER_P_FLOOR = 1e-3  # the finder's default loss is the cross-entropy of max(p_y, FINDER_P_FLOOR): at most 6.9
 
 def finder_losses(labels:torch.Tensor, # int64 (N,)
@@ -47,6 +48,7 @@ def finder_losses(labels:torch.Tensor, # int64 (N,)
     "The finder's default per-sample loss: -log max(p_y, 1e-3), the cross-entropy bounded so one confident mistake cannot squash the rest."
     return -pred_probs.gather(1, labels[:, None]).squeeze(1).clamp_min(FINDER_P_FLOOR).log()
 
+# %% ../nbs/05a_issues.ipynb #f63c5b98
 def standardize(features:torch.Tensor)->torch.Tensor:
     "Each feature column centred and scaled to unit variance (a constant column becomes 0): the CPC cleaners then see the same inputs at any scale."
     f = features.double()
@@ -69,7 +71,7 @@ def _check_options(rounds:int, passes:int, p_threshold:float, cpc_kwargs:dict):
 def clean_probs(labels, # given labels (N,), integers in [0, K)
                 pred_probs, # out-of-sample predicted probabilities (N, K), rows summing to 1
                 features:np.ndarray|None=None, # per-sample features (N, D); needed for the CPC cleaners (standardised here)
-                losses:np.ndarray|None=None, # per-sample losses (N,); None: `finder_losses`, the bounded cross-entropy of pred_probs
+                losses:np.ndarray|None=None, # per-sample losses (N,); None: the bounded cross-entropy of pred_probs (finder_losses)
                 rounds:int=5, # CPC updates, each taught by its GMM's split (as in as many training epochs)
                 passes:int=5, # passes over the features per update
                 p_threshold:float=0.5, # the GMM split that teaches CPC: q_gmm > p_threshold
@@ -112,10 +114,10 @@ def _collapse_warning(cleaner:str, issues:np.ndarray, y:np.ndarray, p:np.ndarray
 def find_label_issues(labels, # given labels (N,), integers in [0, K)
                       pred_probs, # out-of-sample predicted probabilities (N, K), rows summing to 1 (as cleanlab's)
                       features:np.ndarray|None=None, # per-sample features (N, D); the CPC cleaners need them
-                      losses:np.ndarray|None=None, # per-sample losses (N,); None: the bounded cross-entropy of pred_probs (`finder_losses`)
+                      losses:np.ndarray|None=None, # per-sample losses (N,); None: the bounded cross-entropy of pred_probs (finder_losses)
                       cleaner:str|None=None, # gmm_agn, gmm_awr, cpc_agn or cpc_awr; None: cpc_awr with features, gmm_awr without
                       threshold:float=0.5, # a label is an issue when its clean probability is <= threshold
-                      return_indices_ranked_by:str|None=None, # None: a boolean mask; else issue indices, most likely wrong first, ordered by one of `RANKINGS`
+                      return_indices_ranked_by:str|None=None, # None: a boolean mask; else issue indices, most likely wrong first, ordered by one of RANKINGS
                       return_clean_probs:bool=False, # also return every cleaner's q(z=0) (a dict of arrays)
                       rounds:int=5, # CPC updates, each taught by its GMM's split
                       passes:int=5, # passes over the features per update

@@ -90,6 +90,7 @@ def draw_mix(n:int, # rows to mix
     l = torch._sample_dirichlet(torch.full((2,), float(alpha), device=dev), generator=generator)[0]
     return torch.maximum(l, 1 - l), torch.randperm(n, generator=generator, device=dev)
 
+# %% ../nbs/06_mixmatch.ipynb #7eb9c16b
 def mixmatch_mix(inputs:torch.Tensor,   # (N, ...) stacked inputs [x1; x2; u1; u2], N = 4B
                  targets:torch.Tensor,  # (N, K) soft targets in the same order
                  alpha:float=4.0,       # Beta(alpha, alpha) concentration, > 0
@@ -136,6 +137,7 @@ def mixed_losses(logits_x:torch.Tensor,   # (Nx, K) logits of the mixed labeled 
     Lu = (logits_u.float().softmax(dim=1) - targets_u).pow(2).mean()
     return Lx, Lu
 
+# %% ../nbs/06_mixmatch.ipynb #eab23d57
 def semi_loss(logits_x:torch.Tensor,   # (Nx, K) logits of the mixed labeled rows
               targets_x:torch.Tensor,  # (Nx, K) their mixed soft targets
               logits_u:torch.Tensor,   # (Nu, K) logits of the mixed unlabeled rows
