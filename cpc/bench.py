@@ -141,7 +141,7 @@ def write_csv(rows:list, # dicts; the columns are the union of their keys, in fi
 
 # %% ../nbs/11_bench.ipynb #9e5ff6bb
 def merge_rows(rows:list, # new rows
-               path, # a CSV written by `write_csv` (absent: a new one)
+               path, # a CSV written by write_csv (absent: a new one)
                keys:tuple, # columns that identify a row: a new row replaces the old one with the same values
               )->list: # every row written
     "Write `rows` into the CSV at `path`, keeping its rows that no new row replaces."
@@ -151,6 +151,7 @@ def merge_rows(rows:list, # new rows
     write_csv(old + rows, path)
     return old + rows
 
+# %% ../nbs/11_bench.ipynb #94b75e4e
 def keep_results(configs:dict, # run name -> TrainConfig, as given to run_seeds
                  seeds, # seeds to keep
                  root, # the grid folder
