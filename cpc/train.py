@@ -456,7 +456,7 @@ class Trainer:
                              f"{str(self.device)!r}, {self.world} process(es), compile={cfg.compile}: use 'auto' or 'off'")
         replaced = self._check_folder(resume, overwrite)
         self.noise_file = None if cfg.noise_mode in ('real', 'human') else self.out/noise_file_name(cfg.noise_rate, cfg.noise_mode)
-        fresh = overwrite and self.rank == 0  # --overwrite draws new noise; the other ranks read rank 0's new file
+        fresh = overwrite and not resume and self.rank == 0  # --overwrite draws new noise; the other ranks read rank 0's new file
         noise_found = self.noise_file is not None and self.noise_file.exists() and not fresh
         saved = self._load_checkpoint() if resume else None
         seed_everything(cfg.seed)
@@ -465,7 +465,7 @@ class Trainer:
                                            write_noise=False)
         try: self.train, self.test, true = load(None if fresh else self.out)
         except ValueError:  # a noise file refused on resume: say so when the images are not the run's either
-            if saved is not None and saved.get('data_id', '') != load(None)[0].fingerprint(): self._other_data()
+            if saved is not None and self.noise_file is not None and saved.get('data_id', '') != load(None)[0].fingerprint(): self._other_data()
             raise
         if noise_found and not resume and self.verbose and not noise_origin_path(self.noise_file).exists():
             print(f"noise: read {self.noise_file}, a file without an origin record (placed by hand): used as given")
