@@ -347,7 +347,8 @@ def _main(argv):
         plt.close(plot_auc_curves(Path(out)/'metrics.csv', Path(out)/'auc.png'))  # the paper's Fig. 3 for this run
         print(f"done: {len(history)} epochs, final test_acc {history[-1]['test_acc']:.4f}; "
               f"metrics.csv, checkpoint.pt and auc.png in {out}")
-    if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
+    if torch.distributed.is_initialized():  # the ranks leave together: a rank that tears gloo down while rank 0 still plots can abort
+        torch.distributed.barrier(); torch.distributed.destroy_process_group()
     return 0
 
 def cpc_train()->int:
