@@ -13,7 +13,7 @@ def main(run, data=None):
         r = noisy_fit(tr.eval_pass(k)['probs'].argmax(1), tr.train.labels, tr.true_labels)
         print(f"{run} network {'AB'[k]}: of {r['n_noisy']} mislabelled samples {r['memorised']:.3f} memorised, "
               f"{r['corrected']:.3f} predicted as their true class; {r['clean_fit']:.3f} of the others right")
-    tr.release()
+    tr._release()
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('run'); ap.add_argument('--data')

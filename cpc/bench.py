@@ -230,7 +230,7 @@ def cross_val_outputs(cfg:TrainConfig, # the run whose data, noisy labels, model
         res = {k: torch.cat([p[n] for p in parts]).cpu()[order].numpy()
                for k, n in (('pred_probs', 'probs'), ('features', 'features'), ('losses', 'losses'))}
         res.update(labels=y, true_labels=t.true_labels.cpu().numpy(), fold=fold)
-    finally: t.release()
+    finally: t._release()
     with atomic_write(path) as tmp: np.savez(tmp, **res)
     return res
 

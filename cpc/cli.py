@@ -9,7 +9,7 @@ from typing import NamedTuple
 import torch
 from pathlib import Path
 import matplotlib.pyplot as plt
-from fastcore.docments import docments
+from .docs import field_docs
 from .train import TrainConfig, Trainer, TrainingError, RunLockedError
 from .diagnostics import plot_auc_curves
 
@@ -23,8 +23,8 @@ __all__ = ['CIFAR_LAMBDA_U', 'CLOTHING1M', 'WEBVISION', 'FMNIST_LAMBDA_U', 'CIFA
 # %% ../nbs/10_cli.ipynb #d090ad07
 class Preset(NamedTuple):
     "A named run: the config and a one-line description (the paper's table cell and number it reproduces)."
-    config: TrainConfig
-    description: str
+    config: TrainConfig  # the run's configuration
+    description: str  # one line: the paper's table cell and number it reproduces, or the CPU-track setting
 
 CIFAR_LAMBDA_U = {  # (dataset, noise_mode, noise_rate) -> lambda_u, DivideMix's values
     ('cifar10', 'sym', 0.2): 0, ('cifar10', 'sym', 0.5): 25, ('cifar10', 'sym', 0.8): 25, ('cifar10', 'sym', 0.9): 50,
@@ -102,11 +102,11 @@ def cifar_idn_config(name:str, # a key of CIFAR_IDN
 # %% ../nbs/10_cli.ipynb #b3983ce7
 class PaperResult(NamedTuple):
     "A published number of the CPC paper: where it is, and the test accuracy (%) of CPC and of the two baselines."
-    table: str
-    cell: str
-    cpc: float
-    dividemix: float|None
-    augdmix: float|None
+    table: str  # the paper's table, e.g. 'Table 2'
+    cell: str  # its column or row, e.g. 'CIFAR-10 sym 50%'
+    cpc: float  # CPC's test accuracy (%)
+    dividemix: float|None  # DivideMix's, as the paper quotes it (None: not quoted)
+    augdmix: float|None  # AugDMix's, as the paper quotes it (None: not quoted)
 
 PAPER_RESULTS = {  # preset -> PaperResult: test accuracy (%) published in the CPC paper
     'cifar10-sym20':  PaperResult('Table 2', 'CIFAR-10 sym 20%', 96.50, 96.1, 96.3),
@@ -253,7 +253,7 @@ def parse_config(preset:str|None=None, # a name in PRESETS (None: the TrainConfi
 # %% ../nbs/10_cli.ipynb #1c4e07ed
 def _field_help()->dict:
     "Field name -> help line, from the comments in `TrainConfig`."
-    d = docments(TrainConfig)
+    d = field_docs(TrainConfig)
     return {f: (d.get(f) or f).replace('%', '%%') for f in FIELD_TYPES}  # argparse formats help with %
 
 USAGE = ("cpc_train [--preset NAME] [--baseline dividemix|augdmix|gmm_agn] [--data PATH] [--imagenet PATH] [--out DIR] [--device DEV] "

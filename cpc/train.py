@@ -18,7 +18,7 @@ except ImportError: fcntl = None
 __all__ = ['SMALL_DATASETS', 'FILE_DATASETS', 'VAL_SPLITS', 'log', 'FILE_SETUP', 'CPC_CLEANERS', 'METRIC_COLUMNS', 'RUN_FILES',
            'SAMPLES_CSV_MAX', 'CHECKPOINT_KEYS', 'TrainConfig', 'TensorSource', 'FileSource', 'noise_origin',
            'load_data', 'eval_sources', 'balanced_sample', 'TrainingError', 'seed_everything', 'RunExistsError',
-           'RunLockedError', 'epochs_done', 'lock_folder', 'check_device', 'Trainer', 'format_row']
+           'RunLockedError', 'epochs_done', 'check_device', 'Trainer']
 
 # %% ../nbs/07_train.ipynb #9614c655
 SMALL_DATASETS = ('cifar10', 'cifar100', 'fashion_mnist')  # held on the device as uint8 tensors
@@ -355,7 +355,7 @@ def epochs_done(out)->int:
     m = Path(out)/'metrics.csv'
     return max(len(m.read_text().splitlines()) - 1, 0) if m.is_file() else 0
 
-def lock_folder(path:Path)->int|None:
+def _lock_folder(path:Path)->int|None:
     "Take an exclusive OS lock on the folder `path` (it dies with the process); RunLockedError if another run holds it."
     if fcntl is None: return None  # no flock on this platform
     fd = os.open(path, os.O_RDONLY)
@@ -425,17 +425,17 @@ class Trainer:
         try: tempfile.TemporaryFile(dir=self.out).close()  # a real write: os.access says yes to root on read-only folders
         except OSError as e: raise ValueError(f"out={str(out)!r}: the folder is not writable ({e.strerror})") from None
         try:
-            if self.rank == 0: self._lock = lock_folder(self.out)
+            if self.rank == 0: self._lock = _lock_folder(self.out)
             self._setup(data, resume, download, imagenet, overwrite, allow_pickle)
         except BaseException:
-            self.release()
+            self._release()
             if made and not any(self.out.iterdir()): self.out.rmdir()  # leave nothing behind when setup fails
             raise
 
-    def release(self):
+    def _release(self):
         "Give up the lock on the output folder (`fit` releases it when it ends)."
         if getattr(self, '_lock', None) is not None: os.close(self._lock); self._lock = None
-    def __del__(self): self.release()
+    def __del__(self): self._release()
 
     def _check_folder(self, resume:bool, overwrite:bool)->list:
         "Refuse an output folder that holds another run's files (unless `overwrite`); return the files `overwrite` deletes."
@@ -595,7 +595,7 @@ class Trainer:
     def _bar(self, it, total, desc):
         return tqdm(it, total=total, desc=desc, leave=False, disable=not self.verbose)
 
-    def epoch_sample(self, n:int)->torch.Tensor:
+    def _epoch_sample(self, n:int)->torch.Tensor:
         "This epoch's training indices: a fresh class-balanced sample of `n` when `num_batches` is set, else all of them."
         if not self.cfg.num_batches: return torch.arange(len(self.train), device=self.device)
         return balanced_sample(self.train.labels, n, self.num_classes, self.gen)
@@ -606,7 +606,7 @@ from fastcore.basics import patch
 @patch
 def warmup_epoch(self:Trainer, epoch:int, k:int)->torch.Tensor:
     "Cross-entropy epoch of network `k` on all the data (or a fresh balanced sample); returns the summed loss (for the NaN check)."
-    idx = self.epoch_sample(self.cfg.num_batches * self.cfg.warmup_batch)
+    idx = self._epoch_sample(self.cfg.num_batches * self.cfg.warmup_batch)
     return self.ce_epoch(self.nets[k], self.opts[k], idx, f'warm-up {"AB"[k]}')
 
 @patch
@@ -721,19 +721,19 @@ def last_good(self:Trainer)->str:
     return f"{self.ckpt} (epochs 0-{n - 1} done; --resume continues)" if n else "none (no epoch finished)"
 
 @patch
-def fail(self:Trainer, epoch:int, what:str):
+def _fail(self:Trainer, epoch:int, what:str):
     "Stop with an error naming the epoch and the last good checkpoint."
     raise TrainingError(f"non-finite {what} at epoch {epoch}; last good checkpoint: {self.last_good()}")
 
 @patch
-def active_cleaner(self:Trainer, epoch:int)->tuple:
+def _active_cleaner(self:Trainer, epoch:int)->tuple:
     "The cleaner whose split trains the networks at `epoch`, and its threshold (the prototype warm-up rule)."
     c = self.cfg.cleaner
     if c.startswith('cpc') and epoch < self.cfg.warmup_epochs + self.cfg.proto_warmup_epochs: c = 'gmm' + c[3:]
-    return c, self.threshold(c)
+    return c, self._threshold(c)
 
 @patch
-def threshold(self:Trainer, cleaner:str)->float:
+def _threshold(self:Trainer, cleaner:str)->float:
     "`tau` for the CPC cleaners, `p_threshold` for the GMM ones."
     return self.cfg.tau if cleaner.startswith('cpc') else self.cfg.p_threshold
 
@@ -742,8 +742,8 @@ def clean_step(self:Trainer, epoch:int)->list:
     "Eval pass of each network (on its own fresh sample when `num_batches` is set), then all four cleaners on it: a list of two (indices, {cleaner: q(z=0)})."
     out, self.samples = [], []
     for k in range(2):
-        ev = self.eval_pass(k, self.epoch_sample(self.cfg.num_batches * self.cfg.batch_size))
-        if not torch.isfinite(ev['losses']).all(): self.fail(epoch, f"eval-pass loss of network {'AB'[k]}")
+        ev = self.eval_pass(k, self._epoch_sample(self.cfg.num_batches * self.cfg.batch_size))
+        if not torch.isfinite(ev['losses']).all(): self._fail(epoch, f"eval-pass loss of network {'AB'[k]}")
         hist = self.loss_hist[k] if self.cfg.loss_history else None
         q = self.banks[k].step(ev['losses'], self.train.labels[ev['idx']], ev['probs'], ev['features'],
                                lr=self.cfg.lr_at(epoch), history=hist)
@@ -758,15 +758,15 @@ def clean_step(self:Trainer, epoch:int)->list:
     return out
 
 @patch
-def cleaner_row(self:Trainer, scored:list)->dict:
+def _cleaner_row(self:Trainer, scored:list)->dict:
     "AUC, precision and recall of every cleaner against the true clean mask; KL and agreement of each CPC with its GMM (Fig. 4). Means over the two networks."
     row = {}
     for c in CPC_CLEANERS:  # needs no true labels
         g = 'gmm' + c[3:]
         row[f'kl_{c}'] = float(np.mean([bernoulli_kl(q[g], q[c]) for _, q in scored]))
-        row[f'agree_{c}'] = float(np.mean([agreement(q[g], q[c], self.threshold(g), self.threshold(c)) for _, q in scored]))
+        row[f'agree_{c}'] = float(np.mean([agreement(q[g], q[c], self._threshold(g), self._threshold(c)) for _, q in scored]))
     for c in CLEANERS:
-        ms = [cleaner_metrics(q[c], self.clean_mask[idx], self.threshold(c)) if self.clean_mask is not None
+        ms = [cleaner_metrics(q[c], self.clean_mask[idx], self._threshold(c)) if self.clean_mask is not None
               else dict(auc=math.nan, precision=math.nan, recall=math.nan) for idx, q in scored]
         for m in ('auc', 'precision', 'recall'): row[f'{m}_{c}'] = float(np.mean([x[m] for x in ms]))
     return row
@@ -797,15 +797,15 @@ def run_epoch(self:Trainer, epoch:int)->dict:
         row.update(labeled_a=len(self.train), labeled_b=len(self.train))
     else:
         scored = self.clean_step(epoch)
-        row.update(self.cleaner_row(scored))
-        name, thr = self.active_cleaner(epoch)
+        row.update(self._cleaner_row(scored))
+        name, thr = self._active_cleaner(epoch)
         splits = [(idx, q[name], q[name] > thr) for idx, q in scored]
         for s, (_, _, labeled) in zip(self.samples, splits): s['labeled'] = labeled  # trains the *other* network
         # co-divide: network A trains on B's sample, split and clean probabilities, and vice versa
         loss = sum(self.ssl_epoch(epoch, k, splits[1 - k][1], splits[1 - k][2], splits[1 - k][0]) for k in range(2))
         row.update(labeled_a=int(splits[1][2].sum()), labeled_b=int(splits[0][2].sum()))
     for n in self.nets: sync_buffers(n)  # rank 0's BatchNorm statistics everywhere (several processes)
-    if not torch.isfinite(all_sum(loss)): self.fail(epoch, 'training loss')
+    if not torch.isfinite(all_sum(loss)): self._fail(epoch, 'training loss')
     test = self.evaluate()
     row.update(test_acc=test['top1'], test_top5=test['top5'], **{k: v for k, v in test.items() if k.startswith('proto')})
     if 'imagenet' in self.extra:
@@ -859,7 +859,7 @@ def write_samples(self:Trainer)->Path|None:
 # %% ../nbs/07_train.ipynb #f9d84dca
 CHECKPOINT_KEYS = ('config', 'history', 'rng', 'nets', 'opts', 'banks', 'loss_hist')
 
-def format_row(row:dict)->str:
+def _format_row(row:dict)->str:
     "One line per epoch: test accuracy, the four cleaners' AUC, labeled-set sizes, seconds."
     aucs = ' '.join(f"{c}={row[f'auc_{c}']:.3f}" for c in CLEANERS)
     return (f"epoch {row['epoch']:3d}  lr {row['lr']:.4g}  test_acc {row['test_acc']:.4f}  AUC {aucs}  "
@@ -983,17 +983,17 @@ def test_best(self:Trainer)->dict:
 def fit(self:Trainer)->list:
     "Train from `start_epoch` to `cfg.epochs`, checkpointing every epoch; returns the metrics rows."
     cfg = self.cfg
-    if self._lock is None and self.rank == 0: self._lock = lock_folder(self.out)
+    if self._lock is None and self.rank == 0: self._lock = _lock_folder(self.out)
     try:
         for epoch in tqdm(range(self.start_epoch, cfg.epochs), desc='epochs', initial=self.start_epoch,
                           total=cfg.epochs, disable=not self.verbose):
             row = self.run_epoch(epoch)
             self.history.append(row)
             self.save()
-            if self.verbose: tqdm.write(format_row(row))
+            if self.verbose: tqdm.write(_format_row(row))
         if cfg.select_on_val:
             res = self.test_best()
             if self.verbose: print(f"best-validation networks (epochs {res['epoch_a']} and {res['epoch_b']}): "
                                    f"test_acc {res['test_acc']:.4f}; result.json in {self.out}")
-    finally: self.release()
+    finally: self._release()
     return self.history

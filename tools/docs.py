@@ -2,7 +2,7 @@
 
 nbdev_test runs every notebook but keeps nothing; the docs should show what the code produces. This runs each
 notebook in nbs/ in its own process and folder, skipping the cells nbdev_test skips (`#| eval: false` and the `tst_flags` of
-settings.ini, here `slow` and `gpu`), writes the outputs back, and renders nbs/index.ipynb to README.md (nbdev's own
+settings.ini, here `slow` and `gpu`), writes the outputs back (less anything written to stderr: warnings and log lines), and renders nbs/index.ipynb to README.md (nbdev's own
 `nbdev_readme` needs Quarto, which cannot be installed on our machines). Run `nbdev_clean` afterwards.
 Usage: .venv/bin/python tools/docs.py [nbs/05_cpc.ipynb ...]    (no argument: every notebook)
 """
@@ -29,6 +29,8 @@ def execute(path:Path):
     cwd = os.getcwd(); os.chdir(path.parent)
     try: CaptureShell().run_all(nb, exc_stop=True, preproc=_skip)
     finally: os.chdir(cwd)
+    for c in nb.cells:  # warnings and log lines are for whoever runs the cell; the page keeps what the cell shows
+        if c.cell_type == 'code': c.outputs = [o for o in c.outputs if not (o.get('output_type') == 'stream' and o.get('name') == 'stderr')]
     write_nb(nb, path)
     print(f"ran {path.name}")
 
