@@ -10,11 +10,12 @@ import torch
 from .cleaner import CleanerBank, CLEANERS, PrototypeCleaner, check_cleaner
 from .gmm import gmm_clean_prob
 from .data import atomic_write
-from .checks import as_tensor, check_labels, check_probs, check_losses, check_positive_int, check_finite
+from .checks import as_tensor, check_labels, check_probs, check_losses, check_positive_int, check_finite, check_choice
 
 # %% auto #0
-__all__ = ['FINDER_P_FLOOR', 'RANKINGS', 'ISSUES_EXAMPLE', 'finder_losses', 'standardize', 'clean_probs', 'find_label_issues',
-           'read_outputs', 'write_issues', 'cpc_find_issues']
+__all__ = ['FINDER_P_FLOOR', 'FINDER_CPC', 'FILTERS', 'SCORES', 'RANKINGS', 'ISSUES_EXAMPLE', 'finder_losses', 'standardize',
+           'confident_joint', 'wrong_label_counts', 'clean_probs', 'issue_scores', 'find_label_issues', 'read_outputs',
+           'write_issues', 'cpc_find_issues']
 
 # %% ../nbs/05a_issues.ipynb #41b603eb
 def _check_inputs(labels, pred_probs, features, losses)->tuple:
@@ -55,7 +56,34 @@ def standardize(features:torch.Tensor)->torch.Tensor:
     sd = f.std(0, unbiased=False)
     return ((f - f.mean(0)) / torch.where(sd > 0, sd, torch.ones_like(sd))).float()
 
+# %% ../nbs/05a_issues.ipynb #12561411
+def _confident_joint(y:torch.Tensor, p:torch.Tensor)->torch.Tensor:
+    "`confident_joint` on checked CPU tensors: int64 labels y (N,), float64 pred_probs p (N, K)."
+    K = p.shape[1]
+    counts = torch.bincount(y, minlength=K)
+    mean_py = torch.zeros(K, dtype=p.dtype).index_add_(0, y, p.gather(1, y[:, None]).squeeze(1)) / counts.clamp_min(1)
+    t = torch.where(counts > 0, mean_py, torch.full_like(mean_py, torch.inf))  # a class nobody carries: nobody is confident of it
+    above = p >= t - 1e-6
+    n_above = above.sum(1)
+    guess = torch.where(n_above > 1, p.argmax(1), above.byte().argmax(1))  # two or more: the most likely one
+    return torch.bincount(y * K + guess, weights=(n_above > 0).double(), minlength=K * K).round().long().view(K, K)
+
+def confident_joint(labels, # given labels (N,), integers in [0, K)
+                    pred_probs, # out-of-sample predicted probabilities (N, K), rows summing to 1
+                   )->np.ndarray: # int64 (K, K): row = given label, column = the class the model is confident of
+    "How many samples of each given label the model confidently puts in each class (cleanlab's confident joint, not calibrated)."
+    y, p, _, _ = _check_inputs(labels, pred_probs, None, None)
+    return _confident_joint(y, p).numpy()
+
+def wrong_label_counts(labels, # given labels (N,), integers in [0, K)
+                       pred_probs, # out-of-sample predicted probabilities (N, K), rows summing to 1
+                      )->np.ndarray: # int64 (K,): the estimated number of wrong labels among the samples labelled k
+    "The finder's estimate of how many labels of each class are wrong: the off-diagonal row sums of the confident joint."
+    C = confident_joint(labels, pred_probs)
+    return C.sum(1) - np.diag(C)
+
 # %% ../nbs/05a_issues.ipynb #d1d0c5c3
+FINDER_CPC = dict(dim=32, hidden=None, lr=0.1, batch_size=1024)  # the finder's PrototypeCleaner settings (chosen on 05c's benchmark)
 _CPC_OPTIONS = tuple(k for k in inspect.signature(PrototypeCleaner).parameters if k not in ('num_classes', 'feat_dim', 'seed', 'epochs', 'device'))
 
 def _check_options(rounds:int, passes:int, p_threshold:float, cpc_kwargs:dict):
@@ -72,11 +100,11 @@ def clean_probs(labels, # given labels (N,), integers in [0, K)
                 pred_probs, # out-of-sample predicted probabilities (N, K), rows summing to 1
                 features:np.ndarray|None=None, # per-sample features (N, D); needed for the CPC cleaners (standardised here)
                 losses:np.ndarray|None=None, # per-sample losses (N,); None: the bounded cross-entropy of pred_probs (finder_losses)
-                rounds:int=5, # CPC updates, each taught by its GMM's split (as in as many training epochs)
+                rounds:int=1, # CPC updates, each taught by its GMM's split of the same losses
                 passes:int=5, # passes over the features per update
                 p_threshold:float=0.5, # the GMM split that teaches CPC: q_gmm > p_threshold
                 seed:int=0, # seeds the prototype cleaners
-                **cpc_kwargs, # passed to `PrototypeCleaner` (dim, hidden, alpha_p, ...)
+                **cpc_kwargs, # passed to `PrototypeCleaner` over FINDER_CPC (dim, hidden, lr, batch_size, ...)
                )->dict: # {cleaner name: q(z=0) as a float64 numpy array (N,)}; only the GMMs without features
     "Every cleaner's clean probability q(z=0) of each sample, from a model's outputs."
     _check_options(rounds, passes, p_threshold, cpc_kwargs)
@@ -91,7 +119,7 @@ def _clean_probs(y, p, f, l, rounds, passes, p_threshold, seed, **cpc_kwargs)->d
     if f is None:
         q = {'gmm_agn': gmm_clean_prob(l), 'gmm_awr': gmm_clean_prob(l, y, p.shape[1], class_aware=True)}
     else:
-        bank = CleanerBank(p.shape[1], f.shape[1], p_threshold=p_threshold, seed=seed, epochs=passes, **cpc_kwargs)
+        bank = CleanerBank(p.shape[1], f.shape[1], p_threshold=p_threshold, seed=seed, epochs=passes, **{**FINDER_CPC, **cpc_kwargs})
         f = standardize(check_finite(f, 'features'))  # a NaN would spread over its whole column
         for _ in range(rounds): q = bank.step(l, y, p.float(), f)
     out = {c: v.double().numpy() for c, v in q.items()}
@@ -102,7 +130,34 @@ def _clean_probs(y, p, f, l, rounds, passes, p_threshold, seed, **cpc_kwargs)->d
     return out
 
 # %% ../nbs/05a_issues.ipynb #f9bd3d98
-RANKINGS = ('clean_prob', 'self_confidence', 'normalized_margin')  # how `find_label_issues` can order the issues it returns
+FILTERS = ('count', 'threshold', 'both')  # how `find_label_issues` chooses the flagged set
+SCORES = ('consensus', 'clean_prob')  # what ranks the samples within a class
+RANKINGS = ('score', 'clean_prob', 'self_confidence', 'normalized_margin')  # how `find_label_issues` can order the issues it returns
+
+def _ranks(*keys:np.ndarray)->np.ndarray:
+    "Each sample's rank in [0, 1) when sorted by keys[0], ties broken by keys[1], ... (lowest first)."
+    r = np.empty(len(keys[0]))
+    r[np.lexsort(keys[::-1])] = np.arange(len(r)) / len(r)
+    return r
+
+def issue_scores(q:np.ndarray, # a cleaner's clean probability q(z=0) (N,)
+                 labels:np.ndarray, # given labels (N,)
+                 pred_probs:np.ndarray, # predicted probabilities (N, K)
+                 score:str='consensus', # 'consensus': the mean of the ranks of q and of p_y; 'clean_prob': the rank of q
+                )->np.ndarray: # float64 (N,) in [0, 1): low = likely wrong
+    "The finder's score of each label: the rank of the cleaner's clean probability (ties broken by p_y), or its mean with the rank of p_y."
+    check_choice(score, SCORES, 'score')
+    py = pred_probs[np.arange(len(labels)), labels]
+    s = _ranks(q, py)
+    return s if score == 'clean_prob' else (s + _ranks(py)) / 2
+
+def _lowest_per_class(s:np.ndarray, y:np.ndarray, counts:np.ndarray)->np.ndarray:
+    "Bool mask of the counts[k] samples of each class k with the lowest score s (no loop over classes)."
+    order = np.lexsort((s, y))  # by class, then by score
+    start = np.searchsorted(y[order], np.arange(len(counts)))  # where each class begins in that order
+    pos = np.empty(len(y), np.int64)
+    pos[order] = np.arange(len(y)) - start[y[order]]
+    return pos < counts[y]
 
 def _collapse_warning(cleaner:str, issues:np.ndarray, y:np.ndarray, p:np.ndarray):
     "Warn when the flagged share is far from the share of labels the model's own argmax contradicts."
@@ -115,19 +170,21 @@ def find_label_issues(labels, # given labels (N,), integers in [0, K)
                       pred_probs, # out-of-sample predicted probabilities (N, K), rows summing to 1 (as cleanlab's)
                       features:np.ndarray|None=None, # per-sample features (N, D); the CPC cleaners need them
                       losses:np.ndarray|None=None, # per-sample losses (N,); None: the bounded cross-entropy of pred_probs (finder_losses)
-                      cleaner:str|None=None, # gmm_agn, gmm_awr, cpc_agn or cpc_awr; None: cpc_awr with features, gmm_awr without
-                      threshold:float=0.5, # a label is an issue when its clean probability is <= threshold
+                      cleaner:str|None=None, # gmm_agn, gmm_awr, cpc_agn or cpc_awr; None: cpc_awr with features, gmm_agn without
+                      filter_by:str='count', # 'count': per class, the estimated number of wrong labels (wrong_label_counts) with the lowest score; 'threshold': clean probability <= threshold; 'both': both at once
+                      score:str='consensus', # what ranks the samples of a class: 'consensus' (the cleaner's rank averaged with p_y's) or 'clean_prob' (the cleaner alone)
+                      threshold:float=0.5, # the clean-probability threshold of filter_by 'threshold' and 'both'
                       return_indices_ranked_by:str|None=None, # None: a boolean mask; else issue indices, most likely wrong first, ordered by one of RANKINGS
-                      return_clean_probs:bool=False, # also return every cleaner's q(z=0) (a dict of arrays)
-                      rounds:int=5, # CPC updates, each taught by its GMM's split
+                      return_clean_probs:bool=False, # also return every cleaner's q(z=0) and the 'score' (a dict of arrays)
+                      rounds:int=1, # CPC updates, each taught by its GMM's split of the same losses
                       passes:int=5, # passes over the features per update
                       p_threshold:float=0.5, # the GMM split that teaches CPC: q_gmm > p_threshold
                       seed:int=0, # seeds the prototype cleaners
-                      **cpc_kwargs, # passed to `PrototypeCleaner` (dim, hidden, alpha_p, ...)
-                     ): # mask (N,) or ranked indices; with return_clean_probs a tuple (that, {cleaner: q})
-    "Likely label errors of a data set, by one of the four cleaners: a boolean mask, or indices ranked by how likely each label is wrong."
-    cleaner = cleaner or ('gmm_awr' if features is None else 'cpc_awr')
-    check_cleaner(cleaner)
+                      **cpc_kwargs, # passed to `PrototypeCleaner` over FINDER_CPC (dim, hidden, lr, batch_size, ...)
+                     ): # mask (N,) or ranked indices; with return_clean_probs a tuple (that, {name: array})
+    "Likely label errors of a data set: a boolean mask, or indices ranked by how likely each label is wrong."
+    cleaner = cleaner or ('gmm_agn' if features is None else 'cpc_awr')
+    check_cleaner(cleaner); check_choice(filter_by, FILTERS, 'filter_by'); check_choice(score, SCORES, 'score')
     if not 0 <= threshold < 1: raise ValueError(f"threshold={threshold}: expected a value in [0, 1) (1 would flag every label)")
     if return_indices_ranked_by not in (None, *RANKINGS):
         raise ValueError(f"return_indices_ranked_by={return_indices_ranked_by!r}: expected None or one of {RANKINGS}")
@@ -138,16 +195,22 @@ def find_label_issues(labels, # given labels (N,), integers in [0, K)
     qs = _clean_probs(*checked, rounds, passes, p_threshold, seed, **cpc_kwargs)
     y, p = checked[0].numpy(), checked[1].numpy()
     q = qs[cleaner]
-    issues = q <= threshold
+    s = issue_scores(q, y, p, score)
+    below = q <= threshold
+    if filter_by == 'threshold': issues = below
+    else:
+        C = _confident_joint(*checked[:2]).numpy()
+        issues = _lowest_per_class(s, y, C.sum(1) - np.diag(C))
+        if filter_by == 'both': issues &= below
     _collapse_warning(cleaner, issues, y, p)
     if return_indices_ranked_by is None: out = issues
     else:
         py = p[np.arange(len(y)), y]
         other = np.where(np.arange(p.shape[1]) == y[:, None], -np.inf, p).max(1)
-        score = {'clean_prob': q, 'self_confidence': py, 'normalized_margin': py - other}[return_indices_ranked_by]
+        key = {'score': s, 'clean_prob': q, 'self_confidence': py, 'normalized_margin': py - other}[return_indices_ranked_by]
         idx = np.flatnonzero(issues)
-        out = idx[np.argsort(score[idx], kind='stable')]
-    return (out, qs) if return_clean_probs else out
+        out = idx[np.argsort(key[idx], kind='stable')]
+    return (out, {**qs, 'score': s}) if return_clean_probs else out
 
 # %% ../nbs/05a_issues.ipynb #0ae4790d
 import argparse, csv, sys
@@ -157,7 +220,7 @@ ISSUES_EXAMPLE = '''example:
   # in your own code, after cross-validation:
   #   np.savez('outputs.npz', labels=y, pred_probs=oof_probs, features=oof_features)
   cpc_find_issues outputs.npz --cleaner cpc_awr --out issues.csv
-  # issues.csv: rank,index,label,clean_prob,issue,q_gmm_agn,q_gmm_awr,q_cpc_agn,q_cpc_awr (most likely wrong first)'''
+  # issues.csv: rank,index,label,score,clean_prob,issue,q_gmm_agn,q_gmm_awr,q_cpc_agn,q_cpc_awr (most likely wrong first)'''
 
 def _numbered(cols:list, prefix:str, path)->list:
     "The columns prefix0, prefix1, ... in number order; refuse gaps or names that are not numbered."
@@ -191,22 +254,27 @@ def read_outputs(path)->dict:
     if 'loss' in cols: out['losses'] = col(['loss'])[:, 0]
     return out
 
-def write_issues(path, q:dict, labels, cleaner:str, threshold:float):
-    "Every sample, most likely wrong first: rank, index, label, its cleaner's clean_prob, issue flag, all cleaners' q."
-    order = np.argsort(q[cleaner], kind='stable')
+def write_issues(path, q:dict, labels, cleaner:str, issues:np.ndarray):
+    "Every sample, lowest score first: rank, index, label, score, its cleaner's clean_prob, issue flag, all cleaners' q."
+    order = np.argsort(q['score'], kind='stable')
+    cleaners = [c for c in q if c != 'score']
     with atomic_write(Path(path)) as tmp, open(tmp, 'w', newline='') as f:  # a failed write leaves no partial file
         w = csv.writer(f)
-        w.writerow(['rank', 'index', 'label', 'clean_prob', 'issue'] + [f'q_{c}' for c in q])
+        w.writerow(['rank', 'index', 'label', 'score', 'clean_prob', 'issue'] + [f'q_{c}' for c in cleaners])
         for r, i in enumerate(order):
-            w.writerow([r, i, int(labels[i]), f'{q[cleaner][i]:.6f}', int(q[cleaner][i] <= threshold)] + [f'{v[i]:.6f}' for v in q.values()])
+            w.writerow([r, i, int(labels[i]), f"{q['score'][i]:.6f}", f'{q[cleaner][i]:.6f}', int(issues[i])]
+                       + [f'{q[c][i]:.6f}' for c in cleaners])
 
 def cpc_find_issues(argv:list|None=None)->int:
     "Console script: rank the label issues of saved model outputs (see --help)."
     p = argparse.ArgumentParser(prog='cpc_find_issues', epilog=ISSUES_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="Find likely label errors from a model's saved out-of-sample outputs.")
     p.add_argument('outputs', help="an .npz (labels, pred_probs[, features, losses]) or a .csv (label, prob_0.., feat_0.., loss)")
-    p.add_argument('--cleaner', default=None, help="gmm_agn, gmm_awr, cpc_agn or cpc_awr (default: cpc_awr with features, gmm_awr without)")
-    p.add_argument('--threshold', type=float, default=0.5, help="an issue when the clean probability is <= this (default 0.5)")
+    p.add_argument('--cleaner', default=None, help="gmm_agn, gmm_awr, cpc_agn or cpc_awr (default: cpc_awr with features, gmm_agn without)")
+    p.add_argument('--filter_by', default='count', choices=FILTERS,
+                   help="count: per class the estimated number of wrong labels (default); threshold: clean probability <= --threshold; both")
+    p.add_argument('--score', default='consensus', choices=SCORES, help="consensus: the cleaner's rank averaged with p_y's (default); clean_prob")
+    p.add_argument('--threshold', type=float, default=0.5, help="with --filter_by threshold or both: an issue when the clean probability is <= this")
     p.add_argument('--out', help="the ranked CSV to write (default: <outputs>_issues.csv)")
     p.add_argument('--overwrite', action='store_true', help="replace --out if it exists (default: refuse)")
     p.add_argument('--seed', type=int, default=0, help="seed of the prototype cleaners")
@@ -217,12 +285,14 @@ def cpc_find_issues(argv:list|None=None)->int:
         if out.exists() and not a.overwrite: raise ValueError(f"{out} exists: pass --overwrite to replace it, or --out elsewhere")
         if not out.parent.is_dir(): raise ValueError(f"--out {out}: the folder {out.parent} does not exist")
         d = read_outputs(a.outputs)
-        cleaner = a.cleaner or ('cpc_awr' if 'features' in d else 'gmm_awr')
+        cleaner = a.cleaner or ('cpc_awr' if 'features' in d else 'gmm_agn')
         if cleaner.startswith('cpc') and 'features' not in d:
             raise ValueError(f"--cleaner {cleaner} needs features in {a.outputs}; without them use gmm_agn or gmm_awr")
         mask, q = find_label_issues(d['labels'], d['pred_probs'], d.get('features'), d.get('losses'), cleaner=cleaner,
-                                    threshold=a.threshold, return_clean_probs=True, seed=a.seed)
-        write_issues(out, q, d['labels'], cleaner, a.threshold)
+                                    filter_by=a.filter_by, score=a.score, threshold=a.threshold, return_clean_probs=True, seed=a.seed)
+        write_issues(out, q, d['labels'], cleaner, mask)
+        est = wrong_label_counts(d['labels'], d['pred_probs'])
     except (OSError, ValueError, FloatingPointError) as e: p.error(str(e))
-    print(f"{int(mask.sum())} of {len(mask)} labels flagged by {cleaner}; ranked list in {out}")
+    print(f"estimated wrong labels: {est.sum()} of {len(mask)}; per class: {' '.join(map(str, est))}")
+    print(f"{int(mask.sum())} of {len(mask)} labels flagged by {cleaner} (filter_by {a.filter_by}, score {a.score}); ranked list in {out}")
     return 0
