@@ -18,9 +18,9 @@ from .train import TrainConfig, Trainer, epochs_done
 from .cli import PRESETS, PAPER_RESULTS, TABLE3, baseline_config
 
 # %% auto #0
-__all__ = ['run_folder', 'run_seeds', 'preset_grid', 'cpu_track_grid', 'run_row', 'grid_rows', 'summarise', 'markdown_table',
-           'write_csv', 'merge_rows', 'keep_results', 'read_rows', 'paper_table', 'cross_val_outputs', 'detection_rows',
-           'epoch_timing']
+__all__ = ['H200_EPOCH_SECONDS', 'run_folder', 'run_seeds', 'preset_grid', 'cpu_track_grid', 'run_row', 'grid_rows', 'summarise',
+           'markdown_table', 'write_csv', 'merge_rows', 'keep_results', 'read_rows', 'paper_table', 'gpu_hours',
+           'grid_status', 'cross_val_outputs', 'detection_rows', 'epoch_timing']
 
 # %% ../nbs/11_bench.ipynb #28229b91
 def run_folder(root, name:str, seed:int)->Path:
@@ -196,6 +196,45 @@ def paper_table(rows:list, # rows of grid_rows or read_rows, named '<preset>/<cl
         lines.append(f"| {g['name']} | {g['seeds']} | {ours} | {pct(p and p.cpc)} | {pct(p and p.dividemix)} | "
                      f"{pct(p and p.augdmix)} | {pct(t3)} |")
     return '\n'.join(lines)
+
+# %% ../nbs/11_bench.ipynb #c77068df
+H200_EPOCH_SECONDS = {  # kind of run -> (warm-up epoch, SSL epoch low, SSL epoch high) in seconds; one H200, 50,000 CIFAR images, commit 1534cc0
+    'strong_aug': (10.1, 63.1, 63.1),  # cifar10-sym50: AugDMix's strong views, the CPC cleaner
+    'weak_aug': (7.3, 25.0, 27.0)}  # cifar10-sym50-dividemix: DivideMix's own views and cleaner
+
+def gpu_hours(cfg:TrainConfig, # a run's configuration
+             )->tuple|None: # (low, high) hours on one H200, or None where nothing was measured
+    "Estimated hours of one run on one H200: warm-up epochs times the measured warm-up epoch, the others times the SSL epoch (`H200_EPOCH_SECONDS`); None outside CIFAR."
+    if cfg.dataset not in ('cifar10', 'cifar100'): return None
+    w, lo, hi = H200_EPOCH_SECONDS['strong_aug' if cfg.strong_aug else 'weak_aug']
+    ssl = cfg.epochs - cfg.warmup_epochs
+    return ((cfg.warmup_epochs * w + ssl * lo) / 3600, (cfg.warmup_epochs * w + ssl * hi) / 3600)
+
+# %% ../nbs/11_bench.ipynb #b031bcc5
+def _command(name:str, extra:str)->str:
+    "The cpc_train line of a grid run '<preset>/<cleaner or baseline>'."
+    preset, _, kind = name.partition('/')
+    choice = f" --cleaner {kind}" if kind in CLEANERS else f" --baseline {kind}" if kind else ''
+    return f"cpc_train --preset {preset}{choice} --data DATA{extra} --seed S"
+
+def grid_status(configs:dict, # run name -> TrainConfig: the page's grid
+                seeds, # the seeds the page runs
+                results, # results stem: <results>.csv holds the kept rows
+                extra:str='', # more cpc_train options every run needs, e.g. ' --allow_pickle'
+               )->str: # markdown
+    "What a benchmark page has run, read from its results CSV, then each run's command and estimated hours on one H200 (`gpu_hours`)."
+    csv_path = Path(results).with_suffix('.csv')
+    kept = {(r['name'], int(r['seed'])) for r in read_rows(csv_path)} if csv_path.is_file() else set()
+    n = sum((k, s) in kept for k in configs for s in seeds)
+    head = (f"**Stored: {n} of {len(configs) * len(seeds)} runs** ({len(configs)} configurations x {len(seeds)} seeds) in `{csv_path}`."
+            if n else f"**Not yet run on the paper's data.** No run of this grid is stored (`{csv_path}` does not exist), so nothing "
+                      "below is a result; the grid cell writes it.")
+    fmt = lambda h: '-' if h is None else f"{h[0]:.1f}" if round(h[0], 1) == round(h[1], 1) else f"{h[0]:.1f}-{h[1]:.1f}"
+    rows = [f"| `{_command(k, extra)}` | {c.epochs} ({c.warmup_epochs}) | {fmt(gpu_hours(c))} |" for k, c in configs.items()]
+    hours = [gpu_hours(c) for c in configs.values()]
+    total = (f"\n\nAll {len(configs) * len(seeds)} runs: about {fmt(tuple(sum(h[i] for h in hours) * len(seeds) for i in (0, 1)))} hours on one H200."
+             if all(hours) else "\n\nNo GPU time has been measured for this data set; `bench/gpu_check.py` measures it.")
+    return (head + "\n\n| run | epochs (warm-up) | hours on one H200, estimated |\n|---|---|---|\n" + "\n".join(rows) + total)
 
 # %% ../nbs/11_bench.ipynb #b7a4ce2f
 def cross_val_outputs(cfg:TrainConfig, # the run whose data, noisy labels, model and epoch budget are used (its cleaner is ignored)
