@@ -43,11 +43,11 @@ def _text(outputs)->str:
     return ''.join(out).rstrip()
 
 def readme_text()->str:
-    "What README.md should hold: nbs/index.ipynb with markdown as it is, code fenced, then its text output."
+    "What README.md should hold: nbs/index.ipynb with markdown as it is (links to notebooks pointed into nbs/), code fenced, then its text output."
     parts = []
     for c in read_nb(root/'nbs'/'index.ipynb').cells:
         src = ''.join(c.source).strip()
-        if c.cell_type == 'markdown': parts.append(src)
+        if c.cell_type == 'markdown': parts.append(re.sub(r'\]\((?![a-z]+:)([\w/.-]+\.ipynb)', r'](nbs/\1', src))  # links to pages open the notebooks
         elif not src.startswith('#|'):
             parts.append(f"```python\n{src}\n```")
             if (txt := _text(c.get('outputs', []))): parts.append(f"```\n{txt}\n```")
