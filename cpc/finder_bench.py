@@ -29,7 +29,7 @@ PAIRS = {'wine': ((1, 2),), 'breast_cancer': ((0, 1),), 'digits': ((1, 7), (3, 8
          'fmnist': ((0, 6), (2, 4), (5, 7))}  # the class pairs of pairwise noise: Fashion-MNIST's T-shirt/shirt, pullover/coat, sandal/sneaker
 
 def finder_data(name:str, # one of FINDER_DATA
-                fmnist_root=None, # Fashion-MNIST folder (None: the system copy)
+                fmnist_root:str|None=None, # Fashion-MNIST folder (None: the system copy)
                )->tuple: # inputs x float64 (N, D), labels y int64 (N,)
     "A benchmark data set: scikit-learn's wine, breast_cancer or digits, or a stratified 10,000-image Fashion-MNIST subset as 50 PCA components."
     check_choice(name, FINDER_DATA, 'finder data set')
@@ -41,6 +41,7 @@ def finder_data(name:str, # one of FINDER_DATA
     x = d.images[idx].reshape(len(idx), -1).double().numpy() / 255
     return PCA(50, random_state=0).fit_transform(x), d.labels[idx].numpy()
 
+# %% ../nbs/05c_finder_bench.ipynb #e6a98378
 def pairwise_noise(labels:np.ndarray, # clean labels (N,)
                    pairs:tuple, # class pairs (a, b): a share `rate` of a becomes b and of b becomes a
                    rate:float, # the share of each paired class that is flipped
@@ -54,6 +55,7 @@ def pairwise_noise(labels:np.ndarray, # clean labels (N,)
             out[idx[:round(rate * len(idx))]] = t
     return out
 
+# %% ../nbs/05c_finder_bench.ipynb #18015e3c
 def noisy_labels_for(name:str, # one of FINDER_DATA
                      y:np.ndarray, # clean labels
                      setting:str, # 'sym<rate%>' (sym_flip: every chosen label moves to another class) or 'pair<rate%>'
@@ -65,6 +67,7 @@ def noisy_labels_for(name:str, # one of FINDER_DATA
     if setting.startswith('pair'): return pairwise_noise(y, PAIRS[name], rate, seed)
     raise ValueError(f"setting {setting!r}: expected 'sym<percent>' or 'pair<percent>'")
 
+# %% ../nbs/05c_finder_bench.ipynb #5c1e2da1
 def cv_probs(x:np.ndarray, y:np.ndarray, seed:int, folds:int=5)->np.ndarray:
     "Out-of-sample predicted probabilities: StandardScaler + LogisticRegression, stratified K-fold cross-validation."
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
@@ -100,7 +103,7 @@ SETTINGS = ('sym20', 'sym40', 'pair30')  # symmetric 20% and 40% (to another cla
 def finder_grid(names=FINDER_DATA, # data sets of FINDER_DATA
                 settings=SETTINGS, # noise settings
                 seeds=(0, 1, 2), # each seeds the noise, the folds and the prototype cleaners
-                fmnist_root=None, # Fashion-MNIST folder (None: the system copy)
+                fmnist_root:str|None=None, # Fashion-MNIST folder (None: the system copy)
                )->list: # compare_finders' rows with data, setting and seed
     "compare_finders over data sets, noise settings and seeds."
     rows = []
@@ -111,6 +114,7 @@ def finder_grid(names=FINDER_DATA, # data sets of FINDER_DATA
                 rows += [dict(data=name, setting=s, seed=seed, **r) for r in compare_finders(x, y, noisy_labels_for(name, y, s, seed), seed)]
     return rows
 
+# %% ../nbs/05c_finder_bench.ipynb #dd1085f7
 def finder_speed(labels:np.ndarray, # given labels (N,)
                  pred_probs:np.ndarray, # predicted probabilities (N, K)
                  features:np.ndarray, # features (N, D)

@@ -44,10 +44,11 @@ def _check_inputs(labels, pred_probs, features, losses)->tuple:
 FINDER_P_FLOOR = 1e-3  # the finder's default loss is the cross-entropy of max(p_y, FINDER_P_FLOOR): at most 6.9
 
 def finder_losses(labels:torch.Tensor, # int64 (N,)
-                  pred_probs:torch.Tensor, # float64 (N, K)
-                 )->torch.Tensor: # float64 (N,)
+                  pred_probs:torch.Tensor, # float (N, K)
+                  floor:float=FINDER_P_FLOOR, # the smallest p_y counted: the loss is at most -log(floor)
+                 )->torch.Tensor: # (N,), the dtype of pred_probs
     "The finder's default per-sample loss: -log max(p_y, 1e-3), the cross-entropy bounded so one confident mistake cannot squash the rest."
-    return -pred_probs.gather(1, labels[:, None]).squeeze(1).clamp_min(FINDER_P_FLOOR).log()
+    return -pred_probs.gather(1, labels[:, None]).squeeze(1).clamp_min(floor).log()
 
 # %% ../nbs/05a_issues.ipynb #f63c5b98
 def standardize(features:torch.Tensor)->torch.Tensor:
@@ -75,6 +76,7 @@ def confident_joint(labels, # given labels (N,), integers in [0, K)
     y, p, _, _ = _check_inputs(labels, pred_probs, None, None)
     return _confident_joint(y, p).numpy()
 
+# %% ../nbs/05a_issues.ipynb #9e8d2e2a
 def wrong_label_counts(labels, # given labels (N,), integers in [0, K)
                        pred_probs, # out-of-sample predicted probabilities (N, K), rows summing to 1
                       )->np.ndarray: # int64 (K,): the estimated number of wrong labels among the samples labelled k
@@ -151,6 +153,7 @@ def issue_scores(q:np.ndarray, # a cleaner's clean probability q(z=0) (N,)
     s = _ranks(q, py)
     return s if score == 'clean_prob' else (s + _ranks(py)) / 2
 
+# %% ../nbs/05a_issues.ipynb #261375e0
 def _lowest_per_class(s:np.ndarray, y:np.ndarray, counts:np.ndarray)->np.ndarray:
     "Bool mask of the counts[k] samples of each class k with the lowest score s (no loop over classes)."
     order = np.lexsort((s, y))  # by class, then by score

@@ -55,6 +55,7 @@ class TrainConfig:
     alpha_p:float=1.             # weight of L_P in CPC's loss L_C (the paper's alpha in eq. 5)
     labeled_rows_only:bool=False # needs lambda_u = 0: forward only the 2B mixed labeled rows (DivideMix's Clothing1M and WebVision scripts)
     loss_history:bool=False      # fit the GMM to the mean of the last 5 epochs' normalised losses (90% noise)
+    loss_floor:float=0.          # 0: the eval pass's plain cross-entropy (DivideMix); > 0: -log max(p_y, loss_floor), the label-issue finder's bounded loss (1e-3 there)
     proto_warmup:float=0.05      # share of `epochs` during which the GMM split trains the nets
     strong_aug:bool=False        # AugDMix: strong views are mixed, weak views guess and refine
     weak_aug:bool=True           # weak views of the small data sets are random crop + flip (DivideMix); False: the plain images
@@ -102,6 +103,7 @@ class TrainConfig:
         for f in ('tau', 'p_threshold'):  # a sample is labeled when its clean probability exceeds the threshold
             if not 0 < getattr(self, f) < 1:
                 raise ValueError(f"{f}={getattr(self, f)}: expected a value in (0, 1); at 0 no sample stays unlabeled, at 1 none is labeled")
+        if not 0 <= self.loss_floor < 1: raise ValueError(f"loss_floor={self.loss_floor}: expected a value in [0, 1) (0: the plain cross-entropy)")
         if not 0 <= self.momentum < 1: raise ValueError(f"momentum={self.momentum}: expected a value in [0, 1)")
         if not 0 <= self.proto_warmup <= 1: raise ValueError(f"proto_warmup={self.proto_warmup}: expected a value in [0, 1]")
         for f in ('lr', 'T', 'alpha', 'cpc_dim'):
@@ -144,6 +146,7 @@ from .augment import normalize, weak_augment, strong_augment, large_image_transf
 from .models import create_model
 from .gmm import LossHistory
 from .cleaner import CleanerBank, CLEANERS, PrototypeCleaner
+from .issues import finder_losses
 from .mixmatch import draw_mix, linear_rampup
 from .step import ssl_step, ce_step, GraphStep, capture_cuda_graph
 from .diagnostics import cleaner_metrics, bernoulli_kl, agreement
@@ -635,7 +638,9 @@ def eval_pass(self:Trainer, k:int,
     idx = torch.arange(len(self.train), device=self.device) if idx is None else idx
     for b, (x,) in self.train.batches(rank_share(idx, self.rank, self.world), ('plain',), self.cfg.eval_batch_size):
         logits, feats = self._fwd(net, x)
-        out.append((F.cross_entropy(logits, self.train.labels[b], reduction='none'), logits.softmax(1), feats))
+        y, p = self.train.labels[b], logits.softmax(1)
+        loss = finder_losses(y, p, self.cfg.loss_floor) if self.cfg.loss_floor else F.cross_entropy(logits, y, reduction='none')
+        out.append((loss, p, feats))
     losses, probs, feats = (gather_rows(torch.cat(o)) for o in zip(*out))
     return dict(idx=idx, losses=losses, probs=probs, features=feats)
 
