@@ -77,12 +77,19 @@ def confident_joint(labels, # given labels (N,), integers in [0, K)
     return _confident_joint(y, p).numpy()
 
 # %% ../nbs/05a_issues.ipynb #9e8d2e2a
+def _wrong_counts(C:np.ndarray, y:np.ndarray)->np.ndarray:
+    "`wrong_label_counts` from the confident joint C (K, K) and the labels y."
+    counted = C.sum(1) - np.diag(C)  # low: a sample confident of no class is not counted
+    rows = C + np.diag(np.diag(C) == 0)  # cleanlab's calibration lifts an empty diagonal cell to 1
+    calibrated = np.bincount(y, minlength=len(C)) * (1 - np.diag(rows) / rows.sum(1))  # high: the model's own mistakes count too
+    return np.round((counted + calibrated) / 2).astype(np.int64)
+
 def wrong_label_counts(labels, # given labels (N,), integers in [0, K)
                        pred_probs, # out-of-sample predicted probabilities (N, K), rows summing to 1
                       )->np.ndarray: # int64 (K,): the estimated number of wrong labels among the samples labelled k
-    "The finder's estimate of how many labels of each class are wrong: the off-diagonal row sums of the confident joint."
-    C = confident_joint(labels, pred_probs)
-    return C.sum(1) - np.diag(C)
+    "The finder's estimate of how many labels of each class are wrong: the confident joint's off-diagonal row sums, as counted and calibrated, averaged."
+    y, p, _, _ = _check_inputs(labels, pred_probs, None, None)
+    return _wrong_counts(_confident_joint(y, p).numpy(), y.numpy())
 
 # %% ../nbs/05a_issues.ipynb #d1d0c5c3
 FINDER_CPC = dict(dim=32, hidden=None, lr=0.1, batch_size=1024)  # the finder's PrototypeCleaner settings (chosen on 05c's benchmark)
@@ -145,13 +152,15 @@ def _ranks(*keys:np.ndarray)->np.ndarray:
 def issue_scores(q:np.ndarray, # a cleaner's clean probability q(z=0) (N,)
                  labels:np.ndarray, # given labels (N,)
                  pred_probs:np.ndarray, # predicted probabilities (N, K)
-                 score:str='consensus', # 'consensus': the mean of the ranks of q and of p_y; 'clean_prob': the rank of q
+                 score:str='consensus', # 'consensus': the mean of the ranks of q and of the normalized margin; 'clean_prob': the rank of q
                 )->np.ndarray: # float64 (N,) in [0, 1): low = likely wrong
-    "The finder's score of each label: the rank of the cleaner's clean probability (ties broken by p_y), or its mean with the rank of p_y."
+    "The finder's score of each label: the rank of the cleaner's clean probability (ties broken by p_y), or its mean with the rank of the model's margin p_y - max_{k != y} p_k."
     check_choice(score, SCORES, 'score')
     py = pred_probs[np.arange(len(labels)), labels]
     s = _ranks(q, py)
-    return s if score == 'clean_prob' else (s + _ranks(py)) / 2
+    if score == 'clean_prob': return s
+    other = np.where(np.arange(pred_probs.shape[1]) == labels[:, None], -np.inf, pred_probs).max(1)
+    return (s + _ranks(py - other)) / 2
 
 # %% ../nbs/05a_issues.ipynb #261375e0
 def _lowest_per_class(s:np.ndarray, y:np.ndarray, counts:np.ndarray)->np.ndarray:
@@ -175,7 +184,7 @@ def find_label_issues(labels, # given labels (N,), integers in [0, K)
                       losses:np.ndarray|None=None, # per-sample losses (N,); None: the bounded cross-entropy of pred_probs (finder_losses)
                       cleaner:str|None=None, # gmm_agn, gmm_awr, cpc_agn or cpc_awr; None: cpc_awr with features, gmm_agn without
                       filter_by:str='count', # 'count': per class, the estimated number of wrong labels (wrong_label_counts) with the lowest score; 'threshold': clean probability <= threshold; 'both': both at once
-                      score:str='consensus', # what ranks the samples of a class: 'consensus' (the cleaner's rank averaged with p_y's) or 'clean_prob' (the cleaner alone)
+                      score:str='consensus', # what ranks the samples of a class: 'consensus' (the cleaner's rank averaged with the model's margin's) or 'clean_prob' (the cleaner alone)
                       threshold:float=0.5, # the clean-probability threshold of filter_by 'threshold' and 'both'
                       return_indices_ranked_by:str|None=None, # None: a boolean mask; else issue indices, most likely wrong first, ordered by one of RANKINGS
                       return_clean_probs:bool=False, # also return every cleaner's q(z=0) and the 'score' (a dict of arrays)
@@ -202,8 +211,7 @@ def find_label_issues(labels, # given labels (N,), integers in [0, K)
     below = q <= threshold
     if filter_by == 'threshold': issues = below
     else:
-        C = _confident_joint(*checked[:2]).numpy()
-        issues = _lowest_per_class(s, y, C.sum(1) - np.diag(C))
+        issues = _lowest_per_class(s, y, _wrong_counts(_confident_joint(*checked[:2]).numpy(), y))
         if filter_by == 'both': issues &= below
     _collapse_warning(cleaner, issues, y, p)
     if return_indices_ranked_by is None: out = issues
@@ -276,7 +284,7 @@ def cpc_find_issues(argv:list|None=None)->int:
     p.add_argument('--cleaner', default=None, help="gmm_agn, gmm_awr, cpc_agn or cpc_awr (default: cpc_awr with features, gmm_agn without)")
     p.add_argument('--filter_by', default='count', choices=FILTERS,
                    help="count: per class the estimated number of wrong labels (default); threshold: clean probability <= --threshold; both")
-    p.add_argument('--score', default='consensus', choices=SCORES, help="consensus: the cleaner's rank averaged with p_y's (default); clean_prob")
+    p.add_argument('--score', default='consensus', choices=SCORES, help="consensus: the cleaner's rank averaged with the model's margin's (default); clean_prob")
     p.add_argument('--threshold', type=float, default=0.5, help="with --filter_by threshold or both: an issue when the clean probability is <= this")
     p.add_argument('--out', help="the ranked CSV to write (default: <outputs>_issues.csv)")
     p.add_argument('--overwrite', action='store_true', help="replace --out if it exists (default: refuse)")
