@@ -36,7 +36,7 @@ def cache(out, preset, seed):
     torch.save(dict(cfg=asdict(cfg), labels=t.train.labels.cpu(), clean=t.clean_mask.cpu(), evals=evals), Path(out)/'evals.pt')
 
 # one knob at a time from the base the sweep was run from: the defaults of that time (d=128, hidden 256, cosine x10,
-# mean init, alpha_p 1, 1 pass, the network's lr). The sweep made the dot product the default; BASE pins the cosine
+# mean init, alpha_p 1, the network's lr) with the cached preset's cpc_epochs (5 for fmnist-sym50). The sweep made the dot product the default; BASE pins the cosine
 # so that the rows keep their meaning whatever the defaults are.
 BASE = dict(normalize=True, scale=10.)
 KNOBS = {'base (cosine x10)': {}, 'dim=32': dict(dim=32), 'dim=512': dict(dim=512),
