@@ -92,6 +92,7 @@ class PrototypeCleaner:
                  seed:int=0, # seeds the initial g and C and the shuffling generator
                  device='cpu', # where g and C live (features are moved there)
                  cuda_graphs:bool|None=None, # replay full minibatch steps of `update` as CUDA graphs (checked against eager); None: on a CUDA device
+                 rescale:bool=True, # g sees the features divided by their RMS at the last update (False: the raw features)
                 ):
         check_positive_int(num_classes=num_classes, feat_dim=feat_dim, dim=dim, epochs=epochs, batch_size=batch_size)
         check_choice(init, PROTO_INITS, 'init')
@@ -109,6 +110,7 @@ class PrototypeCleaner:
         self.gen = torch.Generator().manual_seed(seed)
         self.initialized, self.num_updates = init == 'random', 0
         self.cuda_graphs = self.device.type == 'cuda' if cuda_graphs is None else cuda_graphs
+        self.rescale, self.feat_scale = rescale, torch.ones((), device=self.device)  # g sees v / feat_scale: their RMS at the last update, or 1
         self._graph = None  # the minibatch step as a GraphStep, made at the first update
 
     def __repr__(self):
@@ -123,7 +125,7 @@ class PrototypeCleaner:
 
     def logits(self, v:torch.Tensor)->torch.Tensor:
         "Similarities g(v) . c_k (N, K) of features `v` (on the cleaner's device) to every prototype."
-        return prototype_logits(self.proj(v), self.prototypes, self.normalize, self.scale)
+        return prototype_logits(self.proj(v / self.feat_scale), self.prototypes, self.normalize, self.scale)
 
     @torch.no_grad()
     def _all_logits(self, v:torch.Tensor, chunk:int=8192)->torch.Tensor:
@@ -135,7 +137,7 @@ class PrototypeCleaner:
 @torch.no_grad()
 def _init_prototypes(self:PrototypeCleaner, v, y, clean):
     "c_k = mean of g(v) over the X^GMM samples labelled k; classes without one keep their random c_k."
-    emb = torch.cat([self.proj(v[i:i + 8192]) for i in range(0, len(v), 8192)])
+    emb = torch.cat([self.proj(v[i:i + 8192] / self.feat_scale) for i in range(0, len(v), 8192)])
     if self.normalize: emb = F.normalize(emb, dim=1)
     yc = y[clean]
     sums = torch.zeros_like(self.prototypes).index_add_(0, yc, emb[clean])
@@ -181,7 +183,8 @@ def _update(self:PrototypeCleaner, v:torch.Tensor, y:torch.Tensor, clean:torch.T
     if self._graph is None:
         self._graph = GraphStep(self._minibatch_step, [self.proj, self.prototypes], [self.opt],
                                 capture_cuda_graph if self.cuda_graphs else None, 'CPC update step')
-    before = self._graph.snapshot(), self.gen.get_state(), self.initialized, bool(self.opt.state)  # put back if it diverges
+    before = self._graph.snapshot(), self.gen.get_state(), self.initialized, bool(self.opt.state), self.feat_scale.clone()  # put back if it diverges
+    if self.rescale: self.feat_scale.copy_(v.pow(2).mean().sqrt().clamp_min(1e-30))  # in place: a recorded CUDA graph reads this tensor
     if not self.initialized: self._init_prototypes(v, y, clean)
     totals, steps = torch.zeros(len(_LOSS_KEYS), device=self.device), 0
     self.proj.train()
@@ -192,7 +195,8 @@ def _update(self:PrototypeCleaner, v:torch.Tensor, y:torch.Tensor, clean:torch.T
             steps += 1
     means = (totals / max(steps, 1)).tolist()
     if not all(map(math.isfinite, means)):
-        tensors, gen, self.initialized, had_state = before
+        tensors, gen, self.initialized, had_state, scale = before
+        self.feat_scale.copy_(scale)
         self._graph.restore(tensors); self.gen.set_state(gen)
         if not had_state: self.opt.state.clear()  # momentum buffers this update created
         raise FloatingPointError(f"the CPC update diverged (mean loss {means[0]}); the cleaner is left as it was before "
@@ -239,7 +243,8 @@ def state_dict(self:PrototypeCleaner)->dict:
     return dict(num_classes=self.num_classes, feat_dim=self.feat_dim, dim=self.dim,
                 proj={k: t.detach().cpu().clone() for k, t in self.proj.state_dict().items()},
                 prototypes=self.prototypes.detach().cpu().clone(), opt=self.opt.state_dict(),
-                gen=self.gen.get_state(), initialized=int(self.initialized), num_updates=self.num_updates)
+                gen=self.gen.get_state(), initialized=int(self.initialized), num_updates=self.num_updates,
+                feat_scale=float(self.feat_scale))
 
 @patch
 def load_state_dict(self:PrototypeCleaner, sd:dict):
@@ -252,6 +257,7 @@ def load_state_dict(self:PrototypeCleaner, sd:dict):
     self.opt.load_state_dict(sd['opt'])
     self.gen.set_state(sd['gen'])
     self.initialized, self.num_updates = bool(sd['initialized']), int(sd['num_updates'])
+    self.feat_scale.fill_(sd.get('feat_scale', 1.0))  # 1 where a state holds none
     self._graph = None  # the optimiser's buffers were replaced: a recorded graph would read the old ones
 
 # %% ../nbs/05_cpc.ipynb #adbb0a05

@@ -92,7 +92,7 @@ def wrong_label_counts(labels, # given labels (N,), integers in [0, K)
     return _wrong_counts(_confident_joint(y, p).numpy(), y.numpy())
 
 # %% ../nbs/05a_issues.ipynb #d1d0c5c3
-FINDER_CPC = dict(dim=32, hidden=None, lr=0.1, batch_size=1024)  # the finder's PrototypeCleaner settings (chosen on 05c's benchmark)
+FINDER_CPC = dict(dim=32, hidden=None, lr=0.1, batch_size=1024, rescale=False)  # the finder's PrototypeCleaner settings (05c); rescale=False: the features are standardised per column already
 _CPC_OPTIONS = tuple(k for k in inspect.signature(PrototypeCleaner).parameters if k not in ('num_classes', 'feat_dim', 'seed', 'epochs', 'device'))
 
 def _check_options(rounds:int, passes:int, p_threshold:float, cpc_kwargs:dict):

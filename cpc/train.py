@@ -64,6 +64,7 @@ class TrainConfig:
     select_on_val:bool=False     # validate each network every epoch, keep its best weights, test those at the end (DivideMix's Clothing1M)
     cpc_dim:int=128              # prototype dimension d
     cpc_epochs:int=1             # CPC passes over the cached features per epoch
+    cpc_rescale:bool=True        # CPC's g sees the features divided by their RMS (False: the raw features, the paper's formula as written)
     precision:str='auto'         # 'bf16' (autocast; BatchNorm and losses stay float32), 'fp32', or 'auto': bf16 on CUDA only
     channels_last:str='auto'     # 'on', 'off', or 'auto': on for CUDA only
     fuse_views:str='auto'        # 'on': the trained net's four no-grad forwards as one, with chunked BatchNorm (same arithmetic); 'off'; 'auto': on for CUDA without compile
@@ -558,7 +559,7 @@ class Trainer:
                      for n in self.nets]
         try:
             self.banks = [CleanerBank(K, n.feat_dim, p_threshold=cfg.p_threshold, seed=cfg.seed + 2 * k, dim=cfg.cpc_dim,
-                                      epochs=cfg.cpc_epochs, alpha_p=cfg.alpha_p, momentum=cfg.momentum,
+                                      epochs=cfg.cpc_epochs, rescale=cfg.cpc_rescale, alpha_p=cfg.alpha_p, momentum=cfg.momentum,
                                       weight_decay=cfg.weight_decay, device=self.device, cuda_graphs=self.cuda_graphs)
                           for k, n in enumerate(self.nets)]
         except (RuntimeError, MemoryError) as e:

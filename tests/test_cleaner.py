@@ -99,3 +99,30 @@ def test_unknown_cleaner_names():
         assert all(n in str(e.value) for n in CLEANERS)
     with pytest.raises(ValueError, match='gmm_agn'): CleanerBank(4, 16)['cpc_xyz']
     with pytest.raises(ValueError, match='p_threshold'): CleanerBank(4, 16, p_threshold=2.)
+
+# ---- any scale: the cleaner divides the features by their RMS before g -------------------------------------------
+
+def _taught(case, scale, updates=3, **kw):
+    "A PrototypeCleaner (defaults) taught `updates` times by the class-agnostic GMM on the case's features times `scale`."
+    from cpc.gmm import gmm_clean_prob
+    cl = PrototypeCleaner(case.num_classes, case.feat_dim, **kw)
+    split = gmm_clean_prob(case.losses) > 0.5
+    for _ in range(updates): cl.update(case.features * scale, case.labels, split, case.probs)
+    return cl.clean_prob(case.features * scale, case.labels)
+
+def test_the_6000_by_64_case_of_norm_25_learns_without_diverging():
+    "Once: loss 39 -> 535 -> NaN by the third update. Now finite, and as good as at unit scale."
+    from cpc.diagnostics import cleaner_metrics
+    case = synthetic_case(num_classes=10, n_per_class=600, feat_dim=64, seed=0)
+    to_25 = 25 / float(case.features.norm(dim=1).mean())
+    q25, q1 = _taught(case, to_25), _taught(case, 1 / float(case.features.pow(2).mean().sqrt()))
+    assert torch.isfinite(q25).all()
+    torch.testing.assert_close(q25, q1, atol=1e-4, rtol=0)
+    assert cleaner_metrics(1 - q25, ~case.clean)['auc'] > 0.9
+
+def test_features_of_norm_001_to_1000_give_the_same_clean_probabilities():
+    case = synthetic_case(num_classes=5, n_per_class=200, feat_dim=32, seed=1)
+    norm = float(case.features.norm(dim=1).mean())
+    qs = [_taught(case, target / norm, updates=2) for target in (0.01, 1., 1000.)]
+    for q in qs: assert torch.isfinite(q).all()
+    for q in qs[1:]: torch.testing.assert_close(q, qs[0], atol=1e-4, rtol=0)

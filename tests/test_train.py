@@ -113,12 +113,12 @@ def test_compile_trains_and_checkpoints_like_eager(fmnist_dir, tmp_path):
     for a, b in zip(eager.nets[0].parameters(), comp.nets[0].parameters()): assert torch.equal(a, b)  # same seed, same weights
     rows = comp.fit()
     assert [r['epoch'] for r in rows] == [0] and math.isfinite(rows[0]['test_acc']) and (tmp_path/'True'/'checkpoint.pt').is_file()
-    eager.release()
+    eager._release()
 
 def test_precision_defaults_follow_the_device(fmnist_dir, tmp_path):
     tr = Trainer(TrainConfig(epochs=1, **SMALL), data=fmnist_dir, out=tmp_path, device='cpu', verbose=False)
     assert not tr.bf16 and not tr.channels_last
-    tr.release()
+    tr._release()
     with pytest.raises(ValueError, match="precision='fp16'"): TrainConfig(precision='fp16')
 
 def test_loss_floor_bounds_the_eval_pass_loss_only_when_asked(fmnist_dir, tmp_path):
