@@ -3,7 +3,7 @@
 `cache` trains one CPU-track run driven by DivideMix's cleaner (gmm_agn), so the CPC knobs cannot change what the
 networks see, and keeps every eval pass (indices, losses, softmax, backbone features) with the given labels and the
 true clean mask. `sweep` replays those cached epochs through fresh `CleanerBank`s, one knob changed at a time from a base
-(the cosine defaults of that time), and prints a CSV row per (knob setting, cached run): mean AUC, precision and recall of cpc_agn and cpc_awr
+(the current `PrototypeCleaner` defaults: dot product, rescaled features, d and passes from the preset), and prints a CSV row per (knob setting, cached run): mean AUC, precision and recall of cpc_agn and cpc_awr
 over the SSL epochs and both networks, beside the GMMs' (which the knobs do not touch).
 
   python bench/cpc_knobs.py cache runs/knobs/sym50-seed0 fmnist-sym50 0
@@ -35,17 +35,16 @@ def cache(out, preset, seed):
     t.fit()
     torch.save(dict(cfg=asdict(cfg), labels=t.train.labels.cpu(), clean=t.clean_mask.cpu(), evals=evals), Path(out)/'evals.pt')
 
-# one knob at a time from the base the sweep was run from: the defaults of that time (d=128, hidden 256, cosine x10,
-# mean init, alpha_p 1, the network's lr) with the cached preset's cpc_epochs (5 for fmnist-sym50). The sweep made the dot product the default; BASE pins the cosine
-# so that the rows keep their meaning whatever the defaults are.
-BASE = dict(normalize=True, scale=10.)
-KNOBS = {'base (cosine x10)': {}, 'dim=32': dict(dim=32), 'dim=512': dict(dim=512),
+# one knob at a time from the base: the current PrototypeCleaner defaults (d=128, hidden 256, dot product, features
+# rescaled by their RMS, mean init, alpha_p 1, the network's lr) with the cached preset's cpc_epochs (5 for fmnist-sym50).
+BASE = dict(normalize=False, rescale=True)
+KNOBS = {'base (defaults)': {}, 'rescale=False': dict(rescale=False), 'dim=32': dict(dim=32), 'dim=512': dict(dim=512),
          'hidden=None (linear g)': dict(hidden=None), 'hidden=1024': dict(hidden=1024),
-         'scale=5': dict(scale=5.), 'scale=20': dict(scale=20.), 'dot product': dict(normalize=False),
+         'cosine x5': dict(normalize=True, scale=5.), 'cosine x10': dict(normalize=True, scale=10.),
+         'cosine x20': dict(normalize=True, scale=20.),
          'init=random': dict(init='random'), 'alpha_p=0': dict(alpha_p=0.), 'alpha_p=0.5': dict(alpha_p=.5),
          'alpha_p=2': dict(alpha_p=2.), 'passes=3': dict(epochs=3), 'passes=10': dict(epochs=10),
-         'lr x0.1': dict(lr_mult=.1), 'lr x5': dict(lr_mult=5.),
-         'dot product + linear g': dict(normalize=False, hidden=None), 'dot product + lr x0.1': dict(normalize=False, lr_mult=.1)}
+         'lr x0.1': dict(lr_mult=.1), 'lr x5': dict(lr_mult=5.)}
 
 def replay(path, lr_mult=1., **knobs)->dict:
     "Mean metrics of every cleaner when fresh banks with `knobs` see the cached eval passes in their order."
