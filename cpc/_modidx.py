@@ -227,6 +227,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                             'cpc.issues._clean_probs': ('issues.html#_clean_probs', 'cpc/issues.py'),
                             'cpc.issues._collapse_warning': ('issues.html#_collapse_warning', 'cpc/issues.py'),
                             'cpc.issues._confident_joint': ('issues.html#_confident_joint', 'cpc/issues.py'),
+                            'cpc.issues._flag': ('issues.html#_flag', 'cpc/issues.py'),
                             'cpc.issues._lowest_per_class': ('issues.html#_lowest_per_class', 'cpc/issues.py'),
                             'cpc.issues._numbered': ('issues.html#_numbered', 'cpc/issues.py'),
                             'cpc.issues._ranks': ('issues.html#_ranks', 'cpc/issues.py'),

@@ -16,7 +16,7 @@ from .bench import _detection
 from .checks import check_choice
 from .cleaner import CLEANERS
 from .data import load_fashion_mnist, stratified_subset
-from .issues import clean_probs, find_label_issues
+from .issues import _flag, clean_probs, wrong_label_counts
 from .noise import inject_noise
 
 # %% auto #0
@@ -86,12 +86,13 @@ def compare_finders(x:np.ndarray, # inputs (N, D): standardised, they are the CP
     "Every cleaner under find_label_issues' default selection and under its own threshold split, and cleanlab, on the same out-of-sample probabilities."
     import cleanlab.filter, cleanlab.rank
     p, wrong = cv_probs(x, noisy, seed), noisy != y
-    f = StandardScaler().fit_transform(x)
+    qs = clean_probs(noisy, p, StandardScaler().fit_transform(x), seed=seed)  # once: every method below reads these
+    counts = wrong_label_counts(noisy, p)
     rows = []
     for c in CLEANERS:
-        for filter_by in ('count', 'threshold'):
-            mask, q = find_label_issues(noisy, p, f, cleaner=c, filter_by=filter_by, return_clean_probs=True, seed=seed)
-            rank = 1 - q['score'] if filter_by == 'count' else 1 - q[c]  # higher = more likely wrong
+        for filter_by in ('count', 'threshold'):  # find_label_issues' selection, with its defaults otherwise
+            mask, s = _flag(qs[c], noisy, p, counts, filter_by, 'consensus', 0.5)
+            rank = 1 - s if filter_by == 'count' else 1 - qs[c]  # higher = more likely wrong
             rows.append(dict(method=f'{c}/{filter_by}', **_detection(wrong, mask, rank)))
     cl = cleanlab.filter.find_label_issues(noisy, p, filter_by='prune_by_noise_rate')
     rows.append(dict(method='cleanlab', **_detection(wrong, cl, -cleanlab.rank.get_label_quality_scores(noisy, p))))

@@ -171,6 +171,13 @@ def _lowest_per_class(s:np.ndarray, y:np.ndarray, counts:np.ndarray)->np.ndarray
     pos[order] = np.arange(len(y)) - start[y[order]]
     return pos < counts[y]
 
+def _flag(q:np.ndarray, y:np.ndarray, p:np.ndarray, counts:np.ndarray|None, filter_by:str, score:str, threshold:float)->tuple:
+    "The flagged mask and the score of `find_label_issues` from one cleaner's q; counts: wrong_label_counts (None for 'threshold')."
+    s, below = issue_scores(q, y, p, score), q <= threshold
+    if filter_by == 'threshold': return below, s
+    issues = _lowest_per_class(s, y, counts)
+    return (issues & below if filter_by == 'both' else issues), s
+
 def _collapse_warning(cleaner:str, issues:np.ndarray, y:np.ndarray, p:np.ndarray):
     "Warn when the flagged share is far from the share of labels the model's own argmax contradicts."
     n, flagged, disagree = len(issues), int(issues.sum()), int((p.argmax(1) != y).sum())
@@ -207,12 +214,8 @@ def find_label_issues(labels, # given labels (N,), integers in [0, K)
     qs = _clean_probs(*checked, rounds, passes, p_threshold, seed, **cpc_kwargs)
     y, p = checked[0].numpy(), checked[1].numpy()
     q = qs[cleaner]
-    s = issue_scores(q, y, p, score)
-    below = q <= threshold
-    if filter_by == 'threshold': issues = below
-    else:
-        issues = _lowest_per_class(s, y, _wrong_counts(_confident_joint(*checked[:2]).numpy(), y))
-        if filter_by == 'both': issues &= below
+    counts = None if filter_by == 'threshold' else _wrong_counts(_confident_joint(*checked[:2]).numpy(), y)
+    issues, s = _flag(q, y, p, counts, filter_by, score, threshold)
     _collapse_warning(cleaner, issues, y, p)
     if return_indices_ranked_by is None: out = issues
     else:
