@@ -4,10 +4,10 @@
 
 # %% ../nbs/12_docs.ipynb #b597e46d
 from __future__ import annotations
-import ast, dataclasses, importlib, inspect, io, textwrap, tokenize
+import ast, dataclasses, importlib, inspect, io, re, textwrap, tokenize
 
 # %% auto #0
-__all__ = ['is_record', 'field_docs', 'field_rows', 'field_table', 'DocEntry']
+__all__ = ['is_record', 'field_docs', 'md_text', 'field_rows', 'field_table', 'DocEntry']
 
 # %% ../nbs/12_docs.ipynb #72da68a5
 def is_record(obj)->bool:
@@ -31,6 +31,16 @@ def field_docs(cls:type)->dict:
     body = ast.parse(src).body[0].body
     return {n.target.id: comments.get(n.end_lineno) for n in body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
 
+# %% ../nbs/12_docs.ipynb #44d1a931
+def md_text(s:str, # plain text; its `code` spans are kept as they are
+            table:bool=False, # also escape `|`: `s` is the cell of a pipe table
+           )->str:
+    "Markdown that shows `s` as written: `*`, `<` and `--` escaped outside code spans, and `|` too in a table cell."
+    def esc(t):
+        t = re.sub(r'-(?=-)', r'-\\', re.sub(r'([*<])', r'\\\1', t))
+        return t.replace('|', '\\|') if table else t
+    return ''.join(p if i % 2 else esc(p) for i, p in enumerate(re.split(r'(`[^`]*`)', s)))
+
 # %% ../nbs/12_docs.ipynb #04d52f00
 def _type_name(t)->str:
     "An annotation as the source wrote it."
@@ -47,9 +57,8 @@ def field_rows(cls:type)->list:
 
 def field_table(cls:type)->str:
     "A markdown table of `field_rows(cls)`: field, type, default, meaning."
-    cell = lambda s: s.replace('|', '\\|')
-    return "| field | type | default | meaning |\n|---|---|---|---|\n" + "\n".join(
-        f"| `{n}` | `{cell(t)}` | {f'`{cell(d)}`' if d else ''} | {cell(m or '')} |" for n, t, d, m in field_rows(cls))
+    return "| field | type | default | meaning |\n|---|---|---|---|\n" + "\n".join(  # a | inside a code span stays in its cell
+        f"| `{n}` | `{t}` | {f'`{d}`' if d else ''} | {md_text(m or '', table=True)} |" for n, t, d, m in field_rows(cls))
 
 # %% ../nbs/12_docs.ipynb #fb7b0017
 try: from nbdev.showdoc import BasicMarkdownRenderer
@@ -59,8 +68,9 @@ class DocEntry(BasicMarkdownRenderer):
     "`show_doc`'s renderer for this site: a field table for records, one line for exceptions, no source link."
     def _repr_markdown_(self):
         head, obj = f"---\n\n{'#' * self.title_level} {self.nm}\n\n", self.sym
-        docs = f"*{self.docs}*" if self.docs else ''
+        docs = re.sub(r'^(.+)', r'*\1*', md_text(self.docs), count=1) if self.docs else ''  # the first line in italics
         if is_record(obj): return head + docs + "\n\n" + field_table(obj)
         if isinstance(obj, type) and issubclass(obj, BaseException):
             return head + f"{docs} A subclass of `{obj.__mro__[1].__name__}`."
-        return head + super(BasicMarkdownRenderer, self)._repr_markdown_()
+        sig = re.sub(r'^def ', 'class ', str(self.dm)) if isinstance(obj, type) else str(self.dm)  # a class's signature is its __init__'s
+        return head + f"```python\n{sig}\n```" + (f"\n\n{docs}" if docs else '')
