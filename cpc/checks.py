@@ -14,15 +14,56 @@ __all__ = ['as_tensor', 'check_positive_int', 'check_fraction', 'check_choice', 
 # %% ../nbs/00a_checks.ipynb #00f4945b
 def _dtype(t:torch.Tensor)->str: return str(t.dtype).removeprefix('torch.')
 
-def as_tensor(x, # a torch tensor, numpy array or (nested) list of numbers
+def _check_nesting(x:list|tuple, name:str, ndim:int|None):
+    "ValueError for a list nested deeper than `ndim`, found without expanding it (numpy would expand every shared sub-list)."
+    if ndim is None:  # as deep as the first element's nesting says
+        ndim, v = 0, x
+        while isinstance(v, (list, tuple)) and ndim <= 64: ndim, v = ndim + 1, v[0] if len(v) else None
+    level = [x]
+    for depth in range(1, ndim + 1):  # the work is bounded by the size of the array the list describes
+        nxt = []
+        for v in level:
+            for i, e in enumerate(v):
+                if not isinstance(e, (list, tuple)): continue
+                if depth == ndim:
+                    what = {1: 'a flat list of numbers (1-D)', 2: 'a list of rows of numbers (2-D)'}.get(ndim, f'a list nested {ndim} deep')
+                    where = f'item {i}' if depth == 1 else f'an item {depth} levels deep'
+                    raise ValueError(f"{name} must be {what}, but {where} is a {type(e).__name__}")
+                nxt.append(e)
+        level = nxt
+
+def _unsigned_to_int64(x:torch.Tensor, name:str)->torch.Tensor:
+    "A uint16/32/64 tensor as int64 (few torch ops take them); ValueError when a uint64 value does not fit."
+    if x.dtype != torch.uint64: return x.to(torch.int64)
+    y = x.view(torch.int64)  # the same bits: values of 2**63 and above read as negative
+    if (y < 0).any(): raise ValueError(f"{name} hold values above 2**63 - 1 (dtype uint64); expected numbers that fit in int64")
+    return y
+
+def _from_array(x, name:str, ndim:int|None)->torch.Tensor:
+    "A numpy array, a pandas Series/DataFrame or a (nested) list as a tensor; ValueError naming `name` otherwise."
+    isna = getattr(x, 'isna', None)  # pandas: a missing value is named as such, not as the float NaN numpy makes of it
+    if callable(isna) and not isinstance(x, np.ndarray):
+        na = np.asarray(isna())
+        if na.any():
+            raise ValueError(f"{name} hold {int(na.sum())} missing value(s) (first at position "
+                             f"{int(na.reshape(len(na), -1).any(1).argmax())}); expected a number in every row")
+    if isinstance(x, (list, tuple)): _check_nesting(x, name, ndim)
+    try:
+        a = np.asarray(x)
+        if any(s < 0 for s in a.strides) or not a.flags.writeable: a = a.copy()  # torch takes neither reversed views nor read-only memory
+        return torch.as_tensor(a)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name} must be a tensor or an array of numbers, got {type(x).__name__}") from None
+
+def as_tensor(x, # a torch tensor, numpy array, pandas Series or (nested) list of real numbers
               name:str, # the argument's name, for the error message
               ndim:int|None=None, # the number of dimensions required; None: any
-             )->torch.Tensor: # `x` itself when it is a tensor, else a tensor sharing or copying its data
-    "`x` as a torch tensor with `ndim` dimensions; ValueError naming `name` otherwise."
-    if not isinstance(x, torch.Tensor):
-        try: x = torch.as_tensor(np.asarray(x))
-        except (TypeError, ValueError, RuntimeError):
-            raise ValueError(f"{name} must be a tensor or an array of numbers, got {type(x).__name__}") from None
+             )->torch.Tensor: # `x` itself when it is a tensor, else a tensor sharing or copying its data; unsigned ints wider than 8 bits become int64
+    "`x` as a real torch tensor with `ndim` dimensions; ValueError naming `name` otherwise."
+    if not isinstance(x, torch.Tensor): x = _from_array(x, name, ndim)
+    if x.device.type == 'meta': raise ValueError(f"{name} is on the meta device (a shape without values); expected a tensor that holds numbers")
+    if x.is_complex(): raise ValueError(f"{name} must be real numbers, got dtype {_dtype(x)}")
+    if x.dtype in (torch.uint16, torch.uint32, torch.uint64): x = _unsigned_to_int64(x, name)
     if ndim is not None and x.ndim != ndim: raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(x.shape)}")
     return x
 
@@ -35,10 +76,12 @@ def check_positive_int(**values):
 
 def check_fraction(x, # the value
                    name:str, # its name, for the error message
+                   include_one:bool=True, # False: 1 itself is refused (a threshold no probability exceeds, a momentum that never decays)
                   )->float:
-    "`x` as a float in [0, 1] (a rate, a share or a threshold); ValueError otherwise."
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)) or not 0 <= x <= 1:
-        raise ValueError(f"{name} must be a number in [0, 1], got {x!r}")
+    "`x` as a float in [0, 1] (a rate, a share or a threshold), or in [0, 1) without `include_one`; ValueError otherwise."
+    if (isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating))
+        or not (0 <= x <= 1 if include_one else 0 <= x < 1)):
+        raise ValueError(f"{name} must be a number in [0, {'1]' if include_one else '1)'}, got {x!r}")
     return float(x)
 
 def check_choice(value, # the value

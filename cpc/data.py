@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #eaee87db
 from __future__ import annotations
-import gzip, os, pickle, struct
+import gzip, os, pickle, reprlib, stat, struct
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -13,12 +13,13 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
+from .checks import check_labels
 
 # %% auto #0
 __all__ = ['NORM_STATS', 'CIFAR_LAYOUT', 'FMNIST_FILES', 'FMNIST_SYSTEM_DIR', 'CLOTHING1M_FILES', 'WEBVISION_FILES',
            'FMNIST_CLASSES', 'DATASETS', 'CLOTHING1M_CLASSES', 'DatasetLayoutError', 'ImageReadError', 'atomic_write',
-           'TensorData', 'stratified_subset', 'load_cifar', 'read_idx', 'load_fashion_mnist', 'load_dataset',
-           'Clothing1M', 'WebVision', 'ImageNetVal']
+           'stale_temp_files', 'csv_cell', 'TensorData', 'stratified_subset', 'load_cifar', 'read_idx',
+           'load_fashion_mnist', 'load_dataset', 'Clothing1M', 'WebVision', 'ImageNetVal']
 
 # %% ../nbs/00_data.ipynb #29d03592
 class DatasetLayoutError(FileNotFoundError):
@@ -28,6 +29,26 @@ class ImageReadError(OSError):
     "An image file of a data set exists but cannot be decoded (truncated, corrupt, or not an image)."
 
 # %% ../nbs/00_data.ipynb #e5cb67cf
+def _not_regular(p:Path)->str|None:
+    "What `p` is when it exists but is neither a regular file nor a folder (a FIFO would block a read forever), else None."
+    try: m = os.stat(p).st_mode
+    except OSError: return None
+    for test, kind in ((stat.S_ISFIFO, 'a FIFO'), (stat.S_ISSOCK, 'a socket'), (stat.S_ISCHR, 'a character device'),
+                       (stat.S_ISBLK, 'a block device')):
+        if test(m): return kind
+    return None
+
+def _check_regular(path, what:str='', exc=None):
+    "Raise `exc` (DatasetLayoutError) when `path` exists and is a FIFO, socket or device: reading it would hang or never end."
+    kind = _not_regular(Path(path))
+    if kind: raise (exc or DatasetLayoutError)(f"{what}{path} is {kind}, not a regular file; expected a file of data")
+
+def _why_absent(p:Path)->str:
+    "Why `p` is not a usable folder, in a few words."
+    try: os.stat(p)
+    except OSError as e: return 'no such folder' if isinstance(e, FileNotFoundError) else e.strerror.lower()
+    return 'not a folder'
+
 def _find_dir(candidates:list, # folders to try, in order (None entries are skipped)
               files:list, # relative paths that must all exist in the folder
               what:str, # data set name for the error message
@@ -35,11 +56,22 @@ def _find_dir(candidates:list, # folders to try, in order (None entries are skip
     "Return the first candidate folder that holds every one of `files`, else raise `DatasetLayoutError`."
     looked = []
     for c in (Path(c) for c in candidates if c is not None):
-        if not c.is_dir(): looked.append(f"{c} (no such folder)"); continue
+        if not c.is_dir(): looked.append(f"{c} ({_why_absent(c)})"); continue
         missing = [f for f in files if not (c/f).exists()]
-        if not missing: return c
+        if not missing:
+            for f in files: _check_regular(c/f)
+            return c
         looked.append(f"{c} (missing {', '.join(missing)})")
+    if not looked: raise DatasetLayoutError(f"{what}: no data folder given (root=None); expected a folder holding {list(files)} "
+                                            "(cpc_train --data DIR)")
     raise DatasetLayoutError(f"{what}: expected files {list(files)}; looked in: {'; '.join(looked)}")
+
+def _read_text(path, what:str='')->str:
+    "The text of a list file (UTF-8, a leading byte-order mark dropped); DatasetLayoutError naming the file otherwise."
+    _check_regular(path, what)
+    try: return Path(path).read_bytes().decode('utf-8-sig')
+    except UnicodeDecodeError as e: raise DatasetLayoutError(f"{what}{path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e: raise DatasetLayoutError(f"{what}{path}: cannot read it ({e.strerror or e})") from None
 
 # %% ../nbs/00_data.ipynb #6201b13b
 import tempfile
@@ -64,6 +96,27 @@ def atomic_write(path, # the file to write (its folder is created)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
+
+# %% ../nbs/00_data.ipynb #43a62910
+import re
+
+def stale_temp_files(folder, # a folder `atomic_write` wrote into
+                     names=None, # only the temporary files of these target names, e.g. ['checkpoint.pt']; None: of any
+                    )->list: # their paths, sorted
+    "The temporary files a killed `atomic_write` left in `folder` (they are never renamed into place)."
+    folder = Path(folder)
+    if names is None: pats = [re.compile(r'\..+\.[a-z0-9_]{8}\.tmp(\.[^.]*)?')]
+    else: pats = [re.compile(re.escape(f'.{Path(n).stem}.') + r'[a-z0-9_]{8}' + re.escape(f'.tmp{Path(n).suffix}')) for n in names]
+    if not folder.is_dir(): return []
+    return sorted(p for p in folder.iterdir() if any(r.fullmatch(p.name) for r in pats) and p.is_file() and not p.is_symlink())
+
+_NUMBER = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(inf|nan)', re.IGNORECASE)
+
+def csv_cell(value, # a value about to be written into a CSV cell
+            ): # `value`, or the text with a leading "'" when a spreadsheet would read it as a formula
+    "A CSV cell a spreadsheet shows as it is: text starting with =, +, -, @, a tab or a carriage return gets a leading `'`; numbers stay numbers."
+    if isinstance(value, str) and value[:1] in ('=', '+', '-', '@', '\t', '\r') and not _NUMBER.fullmatch(value): return "'" + value
+    return value
 
 # %% ../nbs/00_data.ipynb #d1f417e2
 NORM_STATS = {  # per-channel (mean, std) in [0, 1], the values DivideMix normalises with
@@ -118,9 +171,10 @@ def stratified_subset(labels, # 1-D integer labels (tensor, array or list)
                       seed:int=0, # the draw is a deterministic function of the seed
                      )->torch.Tensor: # sorted int64 indices, class shares as in `labels`
     "Draw `n` indices whose class proportions match those of `labels` (largest-remainder rounding)."
-    labels = torch.as_tensor(labels).cpu()
-    if labels.ndim != 1: raise ValueError(f"labels: got shape {tuple(labels.shape)}; expected a 1-D tensor")
+    labels = check_labels(labels).cpu()
     N = len(labels)
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+        raise ValueError(f"n must be an int in [0, {N}] (how many samples to draw), got {n!r}")
     if not 0 <= n <= N: raise ValueError(f"n={n}: expected 0 <= n <= {N} (the number of samples)")
     classes, counts = labels.unique(return_counts=True)
     exact = counts.double() * n / N
@@ -163,6 +217,7 @@ class _CifarUnpickler(pickle.Unpickler):
 
 def _unpickle(path)->dict:
     "Load one CIFAR pickle file (Python 2 era, hence latin1) with its keys as `str`; nothing in it is executed."
+    _check_regular(path)
     try:
         with open(path, 'rb') as f: d = _CifarUnpickler(f, encoding='latin1').load()
     except Exception as e: raise DatasetLayoutError(f"{path}: not a readable CIFAR pickle file ({e})") from e
@@ -174,18 +229,32 @@ def _weights_only_refusal(e:Exception)->str:
     lines = [l.strip() for l in str(e).splitlines() if 'GLOBAL' in l or 'Unsupported' in l]
     return lines[0] if lines else 'a type that torch.load(weights_only=True) does not build'
 
+def _flat_list(v, path, key:str, ok, kinds:str, what:str):
+    "`v` if it is a flat list of items that pass `ok`, or a 1-D array of dtype kind in `kinds`; else DatasetLayoutError naming the first bad item."
+    if isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in kinds: return v
+    if not isinstance(v, (list, tuple)):
+        raise DatasetLayoutError(f"{path}: {key!r} is a {type(v).__name__} {getattr(v, 'shape', '')}; expected a flat list of {what}")
+    i = next((i for i, e in enumerate(v) if not ok(e)), None)  # one look per item: the work is bounded by the file's size
+    if i is not None:  # reprlib: a nested list is shown a few levels deep, never expanded
+        raise DatasetLayoutError(f"{path}: {key!r} holds {type(v).__name__} values that are not all {what} (first: "
+                                 f"{reprlib.repr(v[i])}); item {i} is a {type(v[i]).__name__}; expected a flat list of {what}")
+    return v
+
+def _is_int(e)->bool: return isinstance(e, (int, np.integer)) and not isinstance(e, bool)
+
 def _cifar_part(path, label_key)->tuple:
     "Images (N, 3072) uint8 and labels (N,) int64 of one CIFAR batch file."
     b = _unpickle(path)
     missing = [k for k in ('data', label_key) if k not in b]
     if missing: raise DatasetLayoutError(f"{path}: missing keys {missing}; expected 'data' (N x 3072 uint8) and {label_key!r}")
-    try: y = np.asarray(b[label_key], dtype=np.int64)
-    except (ValueError, TypeError, OverflowError):
-        v = b[label_key]
-        first = v[0] if isinstance(v, (list, tuple, np.ndarray)) and len(v) else v
-        raise DatasetLayoutError(f"{path}: {label_key!r} holds {type(v).__name__} values that are not all integers "
-                                 f"(first: {repr(first)[:40]}); expected one integer label per image") from None
-    x = np.asarray(b['data'])
+    v = _flat_list(b[label_key], path, label_key, _is_int, 'iu', 'integers')
+    try: y = np.asarray(v, dtype=np.int64)
+    except OverflowError:
+        raise DatasetLayoutError(f"{path}: {label_key!r} holds a label beyond int64 ({next(e for e in v if abs(int(e)) >= 2**63)}); "
+                                 "expected one integer label per image") from None
+    if not isinstance(b['data'], np.ndarray):
+        raise DatasetLayoutError(f"{path}: 'data' is a {type(b['data']).__name__}; expected a uint8 numpy array (N, 3072)")
+    x = b['data']
     if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or y.shape != (len(x),):
         raise DatasetLayoutError(f"{path}: 'data' is {x.dtype} {x.shape} with {y.size} labels; expected uint8 (N, 3072) and N labels")
     return x, y
@@ -198,7 +267,8 @@ def load_cifar(root, # folder holding `cifar-10-batches-py`/`cifar-100-python` (
               )->TensorData:
     "Load CIFAR-10/100 from torchvision's python pickle batches as uint8 tensors."
     if name not in CIFAR_LAYOUT: raise ValueError(f"name={name!r}: expected one of {list(CIFAR_LAYOUT)}")
-    if root is None: raise ValueError(f"root=None: expected the folder that holds {CIFAR_LAYOUT[name]['folder']}")
+    if root is None: raise ValueError(f"{name}: no data folder given (root=None); pass the folder that holds {CIFAR_LAYOUT[name]['folder']} "
+                                      "(cpc_train --data DIR; add --download to fetch it there)")
     lay, root = CIFAR_LAYOUT[name], Path(root)
     files = lay['train'] + lay['test'] + [lay['meta']]
     try: d = _find_dir([root/lay['folder'], root], files, name)
@@ -211,7 +281,8 @@ def load_cifar(root, # folder holding `cifar-10-batches-py`/`cifar-100-python` (
     x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     meta = _unpickle(d/lay['meta'])
     if lay['names_key'] not in meta: raise DatasetLayoutError(f"{d/lay['meta']}: missing key {lay['names_key']!r}")
-    classes = [c.decode() if isinstance(c, bytes) else str(c) for c in meta[lay['names_key']]]
+    names = _flat_list(meta[lay['names_key']], d/lay['meta'], lay['names_key'], lambda c: isinstance(c, (str, bytes)), 'SU', 'strings')
+    classes = [c.decode() if isinstance(c, bytes) else str(c) for c in names]
     if len(y) and not 0 <= y.min() <= y.max() < len(classes):
         raise DatasetLayoutError(f"{d}: labels span [{y.min()}, {y.max()}]; expected [0, {len(classes)})")
     return TensorData(torch.from_numpy(x.reshape(-1, 3, 32, 32)), torch.from_numpy(y), torch.arange(len(y)),
@@ -273,23 +344,64 @@ def load_dataset(name:str, # a key of `DATASETS`
     return DATASETS[name](root, train=train, download=download)
 
 # %% ../nbs/00_data.ipynb #f886eb97
+def _short(s:str, n:int=80)->str: return repr(s) if len(s) <= n else repr(s[:n]) + f'... ({len(s)} characters)'
+
 def _read_pairs(path)->tuple:
     "Keys and integer labels of a file of 'key label' lines."
     keys, labels = [], []
-    for i, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for i, line in enumerate(_read_text(path).splitlines(), 1):
         parts = line.split()
         if not parts: continue
-        if len(parts) != 2 or not parts[1].isdigit():
-            raise DatasetLayoutError(f"{path} line {i}: {line!r}; expected 'key label' with an integer label")
+        if len(parts) != 2 or not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) > 18:
+            raise DatasetLayoutError(f"{path} line {i}: {_short(line)}; expected 'key label' with a label of ASCII digits "
+                                     "(a class id, at most 18 digits)")
         keys.append(parts[0]); labels.append(int(parts[1]))
     return keys, labels
 
+def _to_8bit(img:Image.Image, path)->Image.Image:
+    "A 16-bit or float grey image as 8-bit 'L', scaled (PIL's `convert` clips it); ImageReadError when its range is not 16-bit or [0, 1]."
+    a = np.asarray(img, dtype=np.float64)
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0., 0.)
+    if img.mode == 'F':
+        if not (np.isfinite(a).all() and 0 <= lo and hi <= 1):
+            raise ImageReadError(f"{path}: float image with values in [{lo:g}, {hi:g}]; expected values in [0, 1] (or an 8-bit image)")
+        a = a * 255
+    else:  # 'I;16...' (16-bit PNG, TIFF) or 'I' (32-bit integers, also 16-bit PNG in older PIL)
+        if not (0 <= lo and hi <= 65535):
+            raise ImageReadError(f"{path}: {img.mode} image with values in [{lo:g}, {hi:g}]; expected 16-bit values in [0, 65535] (or an 8-bit image)")
+        a = a / 257
+    return Image.fromarray(np.round(a).astype(np.uint8), 'L')
+
 def _open_rgb(path)->Image.Image:
-    "Decode `path` as RGB; ImageReadError names the file (also when raised in a DataLoader worker)."
+    "Decode `path` as 8-bit RGB (16-bit and float images scaled, not clipped); ImageReadError names the file (also in a DataLoader worker)."
     try:
-        with open(path, 'rb') as f: return Image.open(f).convert('RGB')
+        with open(path, 'rb') as f:
+            img = Image.open(f)
+            if img.mode in ('F', 'I') or img.mode.startswith('I;16'): img = _to_8bit(img, path)
+            return img.convert('RGB')
+    except ImageReadError: raise
     except (OSError, SyntaxError, ValueError) as e:  # PIL reports bad files with all three
         raise ImageReadError(f"{path}: cannot read the image ({e})") from None
+
+_ENDS = {'JPEG': b'\xff\xd9', 'PNG': b'IEND\xaeB`\x82'}  # the last bytes of a whole JPEG / PNG file
+
+def _unreadable(path:str)->str|None:
+    "Why `path` is not a readable image, from its header and its last bytes, or None. A JPEG/PNG that does not end as one should is decoded to make sure."
+    if kind := _not_regular(Path(path)): return f'{kind}, not a regular file'  # opening a FIFO would block
+    try:
+        with open(path, 'rb') as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0: return 'empty file'
+            with Image.open(f) as img:
+                end = _ENDS.get(img.format)
+                if end is None: return None
+                f.seek(max(0, size - 64)); tail = f.read().rstrip(b'\0\r\n ')
+                if not tail.endswith(end): img.load()  # cut short, or only trailing bytes after the end? decoding tells
+    except Image.UnidentifiedImageError: return 'not an image PIL can identify'
+    except (OSError, SyntaxError, ValueError) as e:
+        if isinstance(e, OSError) and e.filename: return f'cannot open: {e.strerror}'
+        return f'truncated or damaged: {e}'
+    return None
 
 def _missing_files(root:str, keys:list)->list:
     "The keys (paths relative to `root`) that name no file: one directory listing per folder, not one `stat` per image."
@@ -318,6 +430,9 @@ class _ImageFiles(Dataset):
         missing = _missing_files(self.image_dir, keys)  # checked here, not in a DataLoader worker mid-epoch
         if missing: raise DatasetLayoutError(f"{what}: {len(missing)} of {len(keys)} listed images not found under "
                                              f"{self.image_dir}, e.g. {missing[:3]}")
+        bad = [(k, why) for k in keys if (why := _unreadable(os.path.join(self.image_dir, k)))]  # headers, not pixels
+        if bad: raise DatasetLayoutError(f"{what}: {len(bad)} of {len(keys)} listed images cannot be read, e.g. "
+                                         + ', '.join(f'{k} ({why})' for k, why in bad[:3]) + f"; under {self.image_dir}")
     @property
     def num_classes(self)->int: return len(self.classes)
     def path(self, i:int)->str:
@@ -348,7 +463,7 @@ class Clothing1M(_ImageFiles):
             if kv.setdefault(k, y) != y:
                 raise DatasetLayoutError(f"Clothing1M: key {k!r} is listed twice in {kv_file}, with labels {kv[k]} and {y}; "
                                          "expected one label per key")
-        self.keys = (self.root/list_file).read_text().split()
+        self.keys = _read_text(self.root/list_file).split()
         _check_inside(self.keys, self.root, f'Clothing1M {split} ({list_file})')
         missing = [k for k in self.keys if k not in kv]
         if missing: raise DatasetLayoutError(f"Clothing1M: {len(missing)} keys of {list_file} have no label in {kv_file}, e.g. {missing[:3]}")
@@ -371,7 +486,7 @@ class WebVision(_ImageFiles):
         labels = torch.tensor(labels, dtype=torch.int64)
         keep = labels < num_classes
         syn = self.root/'info'/'synsets.txt'
-        classes = ([l.split()[0] for l in syn.read_text().splitlines()[:num_classes]] if syn.is_file() else
+        classes = ([l.split()[0] for l in _read_text(syn).splitlines()[:num_classes] if l.split()] if syn.is_file() else
                    [str(c) for c in range(num_classes)])
         img_dir = self.root if split == 'train' else self.root/'val_images_256'
         super().__init__(img_dir, [k for k, m in zip(keys, keep.tolist()) if m], labels[keep], classes, transform,

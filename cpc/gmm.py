@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .checks import check_losses, check_labels, check_finite, check_positive_int
+from .checks import as_tensor, check_losses, check_labels, check_finite, check_positive_int
 
 # %% auto #0
 __all__ = ['logger', 'GMM_SETTINGS', 'normalize_losses', 'LossHistory', 'GMM1d', 'kmeans_1d', 'init_gmm', 'gmm_log_resp',
@@ -71,10 +71,13 @@ def _group_sum(v:torch.Tensor, groups:torch.Tensor, num_groups:int)->torch.Tenso
     idx = groups if v.ndim == 1 else groups[:, None].expand_as(v)
     return v.new_zeros((num_groups,) + v.shape[1:]).scatter_add_(0, idx, v)
 
-def _prep(x, groups, num_groups):
-    "Float64 samples and int64 group ids (all zeros when `groups` is None)."
-    x = torch.as_tensor(x).to(torch.float64)
-    groups = torch.zeros_like(x, dtype=torch.long) if groups is None else torch.as_tensor(groups, device=x.device).long()
+def _prep(x, groups, num_groups:int, min_n:int=0):
+    "Finite float64 samples (N,) and int64 group ids in [0, num_groups) (all zeros when `groups` is None); ValueError naming what is wrong."
+    x = as_tensor(x, 'samples', 1)
+    if x.numel() < min_n: raise ValueError(f"samples hold {x.numel()} value(s); expected at least {min_n} to fit two components")
+    x = check_finite(x.to(torch.float64), 'samples')
+    check_positive_int(num_groups=num_groups)
+    groups = torch.zeros_like(x, dtype=torch.long) if groups is None else check_labels(groups, num_groups, len(x), 'groups').to(x.device)
     return x, groups, num_groups
 
 # %% ../nbs/04_gmm.ipynb #3a310b02
@@ -88,8 +91,10 @@ def kmeans_1d(x:torch.Tensor, # samples, shape (N,)
               max_iter:int=300, # Lloyd iterations at most (sklearn's KMeans default)
              )->torch.Tensor: # cluster of each sample: 0 (low) or 1 (high), int64 (N,)
     "Two-means per group by Lloyd's algorithm, started from each group's minimum and maximum."
-    x, groups, G = _prep(x, groups, num_groups)
-    check_finite(x, 'samples')
+    return _kmeans(*_prep(x, groups, num_groups, 2), max_iter)
+
+def _kmeans(x, groups, G, max_iter=300):
+    "`kmeans_1d` of checked samples and group ids."
     lo = x.new_full((G,), math.inf).scatter_reduce(0, groups, x, 'amin')
     hi = x.new_full((G,), -math.inf).scatter_reduce(0, groups, x, 'amax')
     centers, assign = torch.stack([lo, hi], 1), None
@@ -117,8 +122,11 @@ def init_gmm(x:torch.Tensor, # samples, shape (N,)
              reg_covar:float=GMM_SETTINGS['reg_covar'], # added to every variance
             )->GMM1d: # initial parameters, as sklearn's `_initialize` computes them from a hard assignment
     "Initial GMM parameters per group from the two-means split (`kmeans_1d`), following sklearn."
-    x, groups, G = _prep(x, groups, num_groups)
-    resp = _two_hot(kmeans_1d(x, groups, G), x.dtype)
+    return _init(*_prep(x, groups, num_groups, 2), reg_covar)
+
+def _init(x, groups, G, reg_covar):
+    "`init_gmm` of checked samples and group ids."
+    resp = _two_hot(_kmeans(x, groups, G), x.dtype)
     nk, means, var = _gaussian_params(x, groups, G, resp, reg_covar)
     n = _group_sum(torch.ones_like(x), groups, G).clamp_min(1)
     return GMM1d(nk / n[:, None], means, var)
@@ -129,7 +137,10 @@ def gmm_log_resp(x:torch.Tensor, # samples, shape (N,)
                  params:GMM1d, # parameters of every group's mixture
                 )->tuple[torch.Tensor, torch.Tensor]: # log p(x_i) (N,), log-responsibilities (N, 2)
     "E-step: each sample's log-likelihood and log-posterior over the two components of its group's mixture."
-    x, groups, _ = _prep(x, groups, params.means.shape[0])
+    return _log_resp(*_prep(x, groups, params.means.shape[0])[:2], params)
+
+def _log_resp(x, groups, params):
+    "`gmm_log_resp` of checked samples and group ids."
     pc = params.variances.rsqrt()                         # sklearn works with the precision Cholesky 1/sigma
     const = params.weights.log() + pc.log() - 0.5 * math.log(2 * math.pi)
     pc, mpc, const = torch.cat([pc, params.means * pc, const], 1).index_select(0, groups).split(2, 1)
@@ -145,7 +156,7 @@ def clean_posterior(x:torch.Tensor, # samples, shape (N,)
     "Posterior probability that each sample belongs to the lower-mean (clean) component of its group's GMM."
     x, groups, _ = _prep(x, groups, params.means.shape[0])
     low = params.means.argmin(1).index_select(0, groups)
-    return gmm_log_resp(x, groups, params)[1].gather(1, low[:, None]).squeeze(1).exp()
+    return _log_resp(x, groups, params)[1].gather(1, low[:, None]).squeeze(1).exp()
 
 # %% ../nbs/04_gmm.ipynb #ae652f1a
 def fit_gmm(x:torch.Tensor, # samples, shape (N,)
@@ -157,15 +168,15 @@ def fit_gmm(x:torch.Tensor, # samples, shape (N,)
             reg_covar:float=GMM_SETTINGS['reg_covar'], # added to every variance
            )->GMM1d: # fitted parameters, with n_iter and converged per group
     "Fit one two-component 1-D GMM per group with sklearn's EM loop, all groups at once in float64."
-    x, groups, G = _prep(x, groups, num_groups)
-    check_finite(x, 'samples')
-    p = init if init is not None else init_gmm(x, groups, G, reg_covar)
+    x, groups, G = _prep(x, groups, num_groups, 2)
+    if init is not None and init.means.shape != (G, 2): raise ValueError(f"init holds parameters of shape {tuple(init.means.shape)}, expected ({G}, 2)")
+    p = init if init is not None else _init(x, groups, G, reg_covar)
     n = _group_sum(torch.ones_like(x), groups, G)
     active, converged = n > 0, torch.zeros_like(n, dtype=torch.bool)
     lb, n_iter = x.new_full((G,), -math.inf), torch.zeros_like(n, dtype=torch.long)
     for _ in range(max_iter):
         if not active.any(): break
-        norm, log_resp = gmm_log_resp(x, groups, p)                      # E-step
+        norm, log_resp = _log_resp(x, groups, p)                          # E-step
         nk, means, var = _gaussian_params(x, groups, G, log_resp.exp(), reg_covar)  # M-step
         new, a = (nk / nk.sum(1, keepdim=True), means, var), active[:, None]
         p = GMM1d(*(torch.where(a, v, old) for v, old in zip(new, (p.weights, p.means, p.variances))))

@@ -77,7 +77,7 @@ def test_stratified_subset_seeded():
 def test_stratified_subset_bad_input():
     with pytest.raises(ValueError, match=r'n=11: expected 0 <= n <= 10'): stratified_subset(torch.arange(10), 11)
     with pytest.raises(ValueError, match=r'n=-1'): stratified_subset(torch.arange(10), -1)
-    with pytest.raises(ValueError, match='expected a 1-D tensor'): stratified_subset(torch.zeros(2, 5), 3)
+    with pytest.raises(ValueError, match=r'labels must be 1-D, got shape \(2, 5\)'): stratified_subset(torch.zeros(2, 5), 3)
 
 # ---------------------------------------------------------------- CIFAR
 
