@@ -4,12 +4,13 @@
 
 # %% ../nbs/00a_checks.ipynb #65fcfbf6
 from __future__ import annotations
+import os, stat
 import numpy as np
 import torch
 
 # %% auto #0
 __all__ = ['as_tensor', 'check_positive_int', 'check_fraction', 'check_choice', 'check_length', 'check_finite', 'check_labels',
-           'check_mask', 'check_losses', 'check_probs']
+           'check_mask', 'check_losses', 'check_probs', 'special_file']
 
 # %% ../nbs/00a_checks.ipynb #00f4945b
 def _dtype(t:torch.Tensor)->str: return str(t.dtype).removeprefix('torch.')
@@ -179,3 +180,13 @@ def check_probs(probs, # one probability vector per sample (N, K)
             i = int(err.argmax())
             raise ValueError(f"{name} rows must sum to 1 (softmax outputs), row {i} sums to {p[i].sum().item():.4g}")
     return p
+
+# %% ../nbs/00a_checks.ipynb #f31b53c1
+def special_file(path, # a path a user named
+                )->str|None: # 'a FIFO', 'a socket', 'a character device' or 'a block device'; None for anything else
+    "What `path` is when it exists but is neither a regular file nor a folder: reading it would block or never end."
+    try: m = os.stat(path).st_mode
+    except (OSError, ValueError): return None  # absent (or unreadable): the caller's own check names it
+    for test, kind in ((stat.S_ISFIFO, 'a FIFO'), (stat.S_ISSOCK, 'a socket'), (stat.S_ISCHR, 'a character device'),
+                       (stat.S_ISBLK, 'a block device')):
+        if test(m): return kind

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #eaee87db
 from __future__ import annotations
-import gzip, os, pickle, reprlib, stat, struct
+import gzip, os, pickle, reprlib, struct
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
-from .checks import check_labels
+from .checks import check_labels, special_file
 
 # %% auto #0
 __all__ = ['NORM_STATS', 'CIFAR_LAYOUT', 'FMNIST_FILES', 'FMNIST_SYSTEM_DIR', 'CLOTHING1M_FILES', 'WEBVISION_FILES',
@@ -29,19 +29,9 @@ class ImageReadError(OSError):
     "An image file of a data set exists but cannot be decoded (truncated, corrupt, or not an image)."
 
 # %% ../nbs/00_data.ipynb #e5cb67cf
-def _not_regular(p:Path)->str|None:
-    "What `p` is when it exists but is neither a regular file nor a folder (a FIFO would block a read forever), else None."
-    try: m = os.stat(p).st_mode
-    except OSError: return None
-    for test, kind in ((stat.S_ISFIFO, 'a FIFO'), (stat.S_ISSOCK, 'a socket'), (stat.S_ISCHR, 'a character device'),
-                       (stat.S_ISBLK, 'a block device')):
-        if test(m): return kind
-    return None
-
-def _check_regular(path, what:str='', exc=None):
-    "Raise `exc` (DatasetLayoutError) when `path` exists and is a FIFO, socket or device: reading it would hang or never end."
-    kind = _not_regular(Path(path))
-    if kind: raise (exc or DatasetLayoutError)(f"{what}{path} is {kind}, not a regular file; expected a file of data")
+def _check_regular(path, what:str=''):
+    "DatasetLayoutError when `path` exists and is a FIFO, socket or device: reading it would block or never end."
+    if kind := special_file(path): raise DatasetLayoutError(f"{what}{path} is {kind}, not a regular file; expected a file of data")
 
 def _why_absent(p:Path)->str:
     "Why `p` is not a usable folder, in a few words."
@@ -387,7 +377,7 @@ _ENDS = {'JPEG': b'\xff\xd9', 'PNG': b'IEND\xaeB`\x82'}  # the last bytes of a w
 
 def _unreadable(path:str)->str|None:
     "Why `path` is not a readable image, from its header and its last bytes, or None. A JPEG/PNG that does not end as one should is decoded to make sure."
-    if kind := _not_regular(Path(path)): return f'{kind}, not a regular file'  # opening a FIFO would block
+    if kind := special_file(path): return f'{kind}, not a regular file'  # opening a FIFO would block
     try:
         with open(path, 'rb') as f:
             size = os.fstat(f.fileno()).st_size

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_noise.ipynb #da8ed81c
 from __future__ import annotations
-import csv, hashlib, json, pickle
+import csv, errno, hashlib, json, math, pickle
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -12,7 +12,7 @@ import torch
 import matplotlib.pyplot as plt
 from sklearn.metrics import confusion_matrix
 from .data import FMNIST_CLASSES, atomic_write, _weights_only_refusal
-from .checks import as_tensor, check_labels, check_fraction, check_choice
+from .checks import as_tensor, check_labels, check_fraction, check_choice, check_finite, special_file
 
 # %% auto #0
 __all__ = ['CIFAR10_CLASSES', 'CIFAR100_CLASSES', 'CIFAR100_SUPERCLASSES', 'CIFAR100_GROUPS', 'ASYM_MAPS', 'NOISE_MODES',
@@ -228,7 +228,7 @@ def _flat_images(images, n:int)->torch.Tensor:
     if images is None: raise ValueError("idn noise needs images=...: the (N, ...) images the labels belong to, in the same order")
     x = as_tensor(images, 'images')
     if x.ndim < 2 or len(x) != n: raise ValueError(f"images must hold one image per label: got shape {tuple(x.shape)} for {n} labels")
-    return x.reshape(n, -1)
+    return check_finite(x.reshape(n, -1), 'images')  # a NaN pixel would make every score of its sample NaN, and its label 0
 
 def _idn_probs(g:torch.Generator, images, y:np.ndarray, rate:float, K:int)->torch.Tensor:
     "Xia et al.'s per-sample label distributions, drawing q and then W_0..W_{K-1} from `g`."
@@ -288,10 +288,17 @@ def save_noise_file(path,   # file to write (its folder is created if needed)
                    )->Path:
     "Write labels as a JSON list of ints (DivideMix's format), atomically; with `origin`, first a record of what they were drawn for."
     y, path = _label_array(labels), Path(path)
-    if origin is not None:  # the record first: a kill between the two writes leaves a record without labels, which is redrawn
-        rec = dict(drawn_for=origin, labels_sha1=_sha1(y), clean_sha1=None if clean is None else _sha1(clean))
-        with atomic_write(noise_origin_path(path)) as tmp: tmp.write_text(json.dumps(rec, indent=1))
-    with atomic_write(path) as tmp: tmp.write_text(json.dumps(y.tolist()))
+    rec_path, wrote_rec = noise_origin_path(path), False
+    try:
+        if origin is not None:  # the record first: a kill between the two writes leaves a record without labels, which is redrawn
+            rec = dict(drawn_for=origin, labels_sha1=_sha1(y), clean_sha1=None if clean is None else _sha1(clean))
+            with atomic_write(rec_path) as tmp: tmp.write_text(json.dumps(rec, indent=1))
+            wrote_rec = True
+        with atomic_write(path) as tmp: tmp.write_text(json.dumps(y.tolist()))
+    except OSError as e:  # a full disk, no free inodes, a read-only folder: one line, and no record of labels never written
+        if wrote_rec: rec_path.unlink(missing_ok=True)
+        full = ' (no free disk space or inodes in its folder)' if e.errno in (errno.ENOSPC, errno.EDQUOT) else ''
+        raise OSError(f"cannot write noise file {path}: {e.strerror or e}{full}") from None
     return path
 
 def _check_origin(path:Path, origin:dict, clean)->str|None:
@@ -299,7 +306,7 @@ def _check_origin(path:Path, origin:dict, clean)->str|None:
     rec_path = noise_origin_path(path)
     if not rec_path.is_file(): return None  # a file dropped in by hand (e.g. DivideMix's): used as it is
     try:
-        rec = json.loads(rec_path.read_text())
+        rec = json.loads(rec_path.read_bytes().decode('utf-8-sig'))
         drawn, labels_sha1, clean_sha1 = rec['drawn_for'], rec['labels_sha1'], rec['clean_sha1']
         diff = {k: (drawn.get(k, '(not recorded)'), v) for k, v in origin.items() if drawn.get(k, '(not recorded)') != v}
     except (OSError, ValueError, RecursionError, KeyError, TypeError, AttributeError):
@@ -340,11 +347,12 @@ def load_noise_file(path,             # a JSON list of ints (DivideMix, save_noi
     "Read a noise file, refusing one whose length or label range does not fit the data set, or a CSV whose rows are in another order."
     path = Path(path)
     if path.is_dir(): raise ValueError(f"noise file {path} is a folder; expected a JSON or CSV file of labels")
+    if kind := special_file(path): raise ValueError(f"noise file {path} is {kind}, not a regular file; expected a JSON or CSV file of labels")
     if not path.is_file(): raise FileNotFoundError(f"noise file {path} does not exist")
     given, recorded = None, None if origin is None else _check_origin(path, origin, clean)
     if path.suffix.lower() == '.csv': data, given = _csv_columns(path)
     else:
-        try: data = json.loads(path.read_bytes().decode('utf-8'))
+        try: data = json.loads(path.read_bytes().decode('utf-8-sig'))  # a byte-order mark is read, as in CSV files
         except UnicodeDecodeError as e: raise ValueError(f"noise file {path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
         except json.JSONDecodeError as e: raise ValueError(f"noise file {path} is not valid JSON: {e}") from None
         except RecursionError: raise ValueError(f"noise file {path} is nested too deeply to parse; expected a flat JSON list of integers") from None
@@ -367,6 +375,27 @@ def load_noise_file(path,             # a JSON list of ints (DivideMix, save_noi
     return torch.from_numpy(y)
 
 # %% ../nbs/01_noise.ipynb #db917de1
+def _expected_rate(clean:np.ndarray, mode:str, rate:float, num_classes:int, dataset:str|None=None)->float|None:
+    "The actual noise rate `inject_noise` gives on average (round(rN)/N relabelled, times the share that change); None where none is fixed."
+    chosen = round(rate * len(clean)) / max(len(clean), 1)
+    if mode == 'sym': return chosen * (num_classes - 1) / num_classes  # the new label is uniform over all K classes
+    if mode == 'sym_flip': return chosen
+    if mode == 'asym' and dataset is not None:  # only samples of the classes the map moves change
+        return chosen * float((np.asarray(ASYM_MAPS[dataset]) != np.arange(num_classes))[clean].mean()) if len(clean) else 0.
+    # 'idn' (and 'asym' without a data set): instance-dependent files also come from other generators (Chen et al.'s
+    # CSV files), which define their rate their own way, so the mode and rate fix no expectation to check against
+    return None
+
+def _check_rate(path, clean:np.ndarray, noisy:np.ndarray, mode:str, rate:float, num_classes:int, dataset:str|None):
+    "Refuse a noise file whose actual rate is further from `_expected_rate` than five binomial standard errors (plus 0.01)."
+    e = _expected_rate(clean, mode, rate, num_classes, dataset)
+    if e is None or not len(clean): return
+    actual, bound = float((clean != noisy).mean()), 5 * math.sqrt(e * (1 - e) / len(clean)) + 0.01
+    if abs(actual - e) > bound:
+        raise ValueError(f"noise file {path}: actual noise rate {actual:.3f} on these {len(clean)} labels, expected about {e:.3f} "
+                         f"for {mode} noise at rate {rate:g} (within {bound:.3f}); it was drawn for other labels (another seed, "
+                         "subset or data set) or another noise setting: delete it to draw new noise")
+
 def noisy_labels(labels,          # clean 1-D integer labels
                  mode:str,        # noise mode, see inject_noise
                  rate:float,      # noise rate
@@ -383,7 +412,10 @@ def noisy_labels(labels,          # clean 1-D integer labels
     _check_room(labels, num_classes)
     if path is not None and (Path(path).exists() or Path(path).is_dir() or Path(path).suffix.lower() == '.csv'):
         y = _label_array(labels, num_classes)
-        return _like(load_noise_file(path, len(y), num_classes, clean=y, origin=origin).numpy(), labels)
+        noisy = load_noise_file(path, len(y), num_classes, clean=y, origin=origin).numpy()
+        if origin is None or not noise_origin_path(path).is_file():  # no record vouches for the file: its rate must fit
+            _check_rate(path, y, noisy, mode, rate, num_classes, dataset)
+        return _like(noisy, labels)
     noisy = inject_noise(labels, mode, rate, num_classes, seed=seed, dataset=dataset, images=images)
     if path is not None and write: save_noise_file(path, noisy, origin=origin, clean=labels)
     return noisy
@@ -408,6 +440,7 @@ def load_human_labels(path,                   # CIFAR-10_human.pt or CIFAR-100_h
                      )->torch.Tensor:         # int64 labels
     "Load CIFAR-N human labels; only with allow_pickle=True (the file is a pickle), and even then only numpy label arrays are admitted."
     path = Path(path)
+    if kind := special_file(path): raise ValueError(f"human-label file {path} is {kind}, not a regular file; expected a .pt file")
     if not path.is_file(): raise FileNotFoundError(f"human-label file {path} does not exist")
     if not allow_pickle:
         raise ValueError(f"{path} is a pickle and unpickling it can run arbitrary code; pass allow_pickle=True (cpc_train "

@@ -261,7 +261,9 @@ def test_noise_file_of_a_killed_run_is_used_only_by_the_same_run(fmnist_dir, tmp
 def test_noise_file_replaced_before_resume_is_refused(finished, fmnist_dir, tmp_path):
     out = copy_run(finished, tmp_path)
     y = json.loads((out/'0.5_sym.json').read_text())
-    (out/'0.5_sym.json').write_text(json.dumps(y[1:] + y[:1]))
+    j = next(i for i, v in enumerate(y) if v != y[0])
+    y[0], y[j] = y[j], y[0]  # two labels swapped: other labels at the same noise rate
+    (out/'0.5_sym.json').write_text(json.dumps(y))
     resume = lambda: Trainer(main_config(), data=fmnist_dir, out=out, device='cpu', verbose=False, resume=True)
     with pytest.raises(ValueError, match='was changed after it was drawn'): resume()
     (out/'0.5_sym.origin.json').unlink()  # no record to compare with: the checkpoint's fingerprint of the labels refuses it
