@@ -20,7 +20,7 @@ from .cli import PRESETS, PAPER_RESULTS, TABLE3, baseline_config
 # %% auto #0
 __all__ = ['H200_EPOCH_SECONDS', 'run_folder', 'run_seeds', 'preset_grid', 'cpu_track_grid', 'run_row', 'grid_rows', 'summarise',
            'markdown_table', 'write_csv', 'merge_rows', 'keep_results', 'read_rows', 'paper_table', 'gpu_hours',
-           'grid_status', 'cross_val_outputs', 'detection_rows', 'epoch_timing']
+           'grid_status', 'cross_val_outputs', 'detection_scores', 'detection_rows', 'epoch_timing']
 
 # %% ../nbs/11_bench.ipynb #28229b91
 def run_folder(root, name:str, seed:int)->Path:
@@ -86,7 +86,7 @@ def run_row(out, # a run folder
     acc, ssl = m['test_acc'], m['epoch'] >= cfg.warmup_epochs
     row = dict(noise=f"{cfg.noise_mode}{round(cfg.noise_rate * 100)}", seed=cfg.seed, epochs=len(acc),
                last_acc=float(acc[-1]), best_acc=float(np.max(acc)), hours=float(np.nansum(m['seconds'])) / 3600)
-    for c in CLEANERS: row[f'auc_{c}'] = _nanmean(m[f'auc_{c}'][ssl])
+    for c in CLEANERS: row[f'auc_{c}'] = _nanmean(m[f'auc_{c}'][ssl]) if f'auc_{c}' in m else math.nan  # runs from before a cleaner existed
     row['mean_auc'] = row[f'auc_{cfg.cleaner}'] if ssl.any() else math.nan
     res = Path(out)/'result.json'
     if res.is_file(): row['selected_acc'] = json.loads(res.read_text())['test_acc']
@@ -274,7 +274,7 @@ def cross_val_outputs(cfg:TrainConfig, # the run whose data, noisy labels, model
     return res
 
 # %% ../nbs/11_bench.ipynb #eb5f5bb3
-def _detection(noisy:np.ndarray, flagged:np.ndarray, score:np.ndarray)->dict:
+def detection_scores(noisy:np.ndarray, flagged:np.ndarray, score:np.ndarray)->dict:
     "AUC of `score` (higher = more likely mislabelled), precision and recall of `flagged`, against the true `noisy` mask."
     hit = int((flagged & noisy).sum())
     return dict(auc=float(roc_auc_score(noisy, score)) if 0 < noisy.sum() < len(noisy) else math.nan,
@@ -291,8 +291,8 @@ def detection_rows(outputs:dict, # cross_val_outputs' arrays (labels, true_label
     except ImportError: raise ImportError("detection_rows compares with cleanlab, which is not installed: pip install cleanlab") from None
     y, p, noisy = outputs['labels'], outputs['pred_probs'], outputs['labels'] != outputs['true_labels']
     if qs is None: qs = clean_probs(y, p, outputs['features'], outputs['losses'], seed=seed)
-    rows = [dict(method=c, **_detection(noisy, q <= threshold, 1 - q)) for c, q in qs.items()]
-    rows.append(dict(method='cleanlab', **_detection(noisy, cl_find(y, p), -get_label_quality_scores(y, p))))
+    rows = [dict(method=c, **detection_scores(noisy, q <= threshold, 1 - q)) for c, q in qs.items()]
+    rows.append(dict(method='cleanlab', **detection_scores(noisy, cl_find(y, p), -get_label_quality_scores(y, p))))
     return rows
 
 # %% ../nbs/11_bench.ipynb #e5655bbc

@@ -5,7 +5,10 @@
 # %% ../nbs/05_cpc.ipynb #6fb979e5
 from __future__ import annotations
 import math
+import re
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
 from .checks import as_tensor, check_labels, check_mask, check_probs, check_finite, check_length, check_losses, check_positive_int, check_fraction, check_choice
@@ -15,17 +18,26 @@ from .gmm import gmm_clean_prob, gmm_input, fit_clean_prob, LossHistory
 from .noise import inject_noise
 
 # %% auto #0
-__all__ = ['PROTO_INITS', 'CLEANERS', 'pseudo_labels', 'prototype_logits', 'prototype_losses', 'PrototypeCleaner',
-           'check_cleaner', 'CleanerBank', 'SyntheticCase', 'synthetic_case']
+__all__ = ['PROTO_INITS', 'CLEANER_INPUTS', 'CLEANERS', 'class_thresholds', 'pseudo_labels', 'prototype_logits',
+           'prototype_losses', 'PrototypeCleaner', 'Cleaner', 'register_cleaner', 'check_cleaner', 'CleanerInputs',
+           'gmm_agn_score', 'gmm_awr_score', 'prototype_score', 'CleanerBank', 'SyntheticCase', 'synthetic_case',
+           'confident_score']
 
 # %% ../nbs/05_cpc.ipynb #64ad470c
+def class_thresholds(p:torch.Tensor, # float probabilities (N, K), checked
+                     y:torch.Tensor, # int64 labels (N,) on p's device, checked
+                     mask:torch.Tensor|None=None, # bool (N,): average over these samples only (None: all)
+                    )->torch.Tensor: # (K,) in p's dtype; inf for a class no (masked) sample carries
+    "Per-class thresholds t_k: the mean p_k of the (masked) samples labelled k, the rule of X^P and of confident learning."
+    if mask is not None: p, y = p[mask], y[mask]
+    K = p.shape[1]
+    sums = torch.zeros(K, dtype=p.dtype, device=p.device).index_add_(0, y, p.gather(1, y[:, None]).squeeze(1))
+    counts = torch.bincount(y, minlength=K)
+    return torch.where(counts > 0, sums / counts.clamp(min=1), torch.full_like(sums, math.inf))
+
 def _pseudo_labels(p:torch.Tensor, y:torch.Tensor, m:torch.Tensor)->torch.Tensor:
     "`pseudo_labels` of checked tensors: float probs p (N, K), int64 labels y and bool mask m, all on one device."
-    K = p.shape[1]
-    yc = y[m]
-    sums = torch.zeros(K, device=p.device).index_add_(0, yc, p[m].gather(1, yc[:, None]).squeeze(1))
-    counts = torch.bincount(yc, minlength=K)
-    thr = torch.where(counts > 0, sums / counts.clamp(min=1), torch.full_like(sums, math.inf))
+    thr = class_thresholds(p, y, m)
     conf, pred = p.max(1)
     return torch.where(~m & (conf > thr[pred]), pred, torch.full_like(pred, -1))
 
@@ -73,6 +85,13 @@ def prototype_losses(logits:torch.Tensor, # similarities v'_i c_k (N, K), from p
 # %% ../nbs/05_cpc.ipynb #e1471dd0
 PROTO_INITS = ('mean', 'random')
 
+def _checked_features(features, feat_dim:int, device)->torch.Tensor:
+    "Features as a finite float32 (N, feat_dim) tensor on `device`, detached; ValueError naming what is wrong."
+    v = as_tensor(features, 'features', 2)
+    if v.shape[1] != feat_dim: raise ValueError(f"features have feat_dim {v.shape[1]}, expected {feat_dim}")
+    check_finite(v, 'features')
+    return v.detach().to(device, torch.float32)
+
 class PrototypeCleaner:
     "CPC (section 4.2): projection head g and class prototypes C, trained on cached features from a GMM split."
     def __init__(self,
@@ -97,6 +116,7 @@ class PrototypeCleaner:
         check_positive_int(num_classes=num_classes, feat_dim=feat_dim, dim=dim, epochs=epochs, batch_size=batch_size)
         check_choice(init, PROTO_INITS, 'init')
         if alpha_p < 0: raise ValueError(f"alpha_p must be >= 0, got {alpha_p}")
+        check_fraction(momentum, 'momentum', include_one=False)  # SGD's momentum buffers grow without bound at 1 and above
         if normalize and scale <= 0: raise ValueError(f"scale must be > 0, got {scale}")
         self.num_classes, self.feat_dim, self.dim, self.hidden = num_classes, feat_dim, dim, hidden
         self.alpha_p, self.normalize, self.scale, self.init = alpha_p, normalize, scale, init
@@ -105,23 +125,24 @@ class PrototypeCleaner:
             torch.manual_seed(seed)
             self.proj = ProjectionHead(feat_dim, dim, hidden).to(self.device)
             self.prototypes = nn.Parameter(torch.randn(num_classes, dim).div_(dim ** 0.5).to(self.device))
-        self.opt = torch.optim.SGD([*self.proj.parameters(), self.prototypes], lr=lr, momentum=momentum,
+        self.opt = torch.optim.SGD(self.parameters(), lr=lr, momentum=momentum,
                                    weight_decay=weight_decay)
         self.gen = torch.Generator().manual_seed(seed)
         self.initialized, self.num_updates = init == 'random', 0
         self.cuda_graphs = self.device.type == 'cuda' if cuda_graphs is None else cuda_graphs
         self.rescale, self.feat_scale = rescale, torch.ones((), device=self.device)  # g sees v / feat_scale: their RMS at the last update, or 1
         self._graph = None  # the minibatch step as a GraphStep, made at the first update
+        self.last_stats = {}  # what the last `update` returned
 
     def __repr__(self):
         return (f"PrototypeCleaner(K={self.num_classes}, D={self.feat_dim}, d={self.dim}, hidden={self.hidden}, "
                 f"alpha_p={self.alpha_p}, normalize={self.normalize}, scale={self.scale}, init={self.init!r})")
 
-    def _features(self, features)->torch.Tensor:
-        v = as_tensor(features, 'features', 2)
-        if v.shape[1] != self.feat_dim: raise ValueError(f"features have feat_dim {v.shape[1]}, expected {self.feat_dim}")
-        check_finite(v, 'features')
-        return v.detach().to(self.device, torch.float32)
+    def _features(self, features)->torch.Tensor: return _checked_features(features, self.feat_dim, self.device)
+
+    def parameters(self)->list:
+        "What `update` trains: the weights of g and the prototypes C."
+        return [*self.proj.parameters(), self.prototypes]
 
     def logits(self, v:torch.Tensor)->torch.Tensor:
         "Similarities g(v) . c_k (N, K) of features `v` (on the cleaner's device) to every prototype."
@@ -202,7 +223,8 @@ def _update(self:PrototypeCleaner, v:torch.Tensor, y:torch.Tensor, clean:torch.T
         raise FloatingPointError(f"the CPC update diverged (mean loss {means[0]}); the cleaner is left as it was before "
                                  "this update: standardise the features or lower lr")
     self.num_updates += 1
-    return {**dict(zip(_LOSS_KEYS, means)), 'n_x': int(clean.sum()), 'n_u': int((~clean).sum()), 'n_p': int((pseudo >= 0).sum())}
+    self.last_stats = {**dict(zip(_LOSS_KEYS, means)), 'n_x': int(clean.sum()), 'n_u': int((~clean).sum()), 'n_p': int((pseudo >= 0).sum())}
+    return self.last_stats
 
 # %% ../nbs/05_cpc.ipynb #b9759a80
 @patch
@@ -261,65 +283,150 @@ def load_state_dict(self:PrototypeCleaner, sd:dict):
     self._graph = None  # the optimiser's buffers were replaced: a recorded graph would read the old ones
 
 # %% ../nbs/05_cpc.ipynb #adbb0a05
-CLEANERS = ('gmm_agn', 'gmm_awr', 'cpc_agn', 'cpc_awr')
+CLEANER_INPUTS = ('losses', 'labels', 'probs', 'features')  # what a cleaner may read of an eval pass
+
+@dataclass(frozen=True)
+class Cleaner:
+    "A registered cleaner: how it scores one network's eval pass, what it reads, who teaches it, where it is split."
+    name:str # its name everywhere: --cleaner, the metrics columns auc_<name>, ..., Fig. 3, the finder
+    score:Callable # score(ev, taught, state) -> q(z=0) (N,): ev a CleanerInputs, taught the teacher's q or None, state its learned state or None
+    reads:tuple # the parts of the eval pass it needs: some of CLEANER_INPUTS
+    threshold:str='p_threshold' # the config field whose value splits it: clean iff q(z=0) > that value ('p_threshold' or 'tau')
+    teacher:str|None=None # the cleaner whose split X = {q > p_threshold} teaches it; the trainer splits with the teacher during the prototype warm-up
+    state:Callable|None=None # its learned state, built as state(num_classes, feat_dim, seed=, **kwargs) with state_dict / load_state_dict; None: it learns nothing
+
+CLEANERS = {}  # name -> Cleaner, in registration order (a teacher before the cleaners it teaches)
+
+def register_cleaner(name:str, # lower-case letters, digits and '_': it becomes a CLI value and a column name
+                     reads:tuple, # what it reads of the eval pass, some of CLEANER_INPUTS
+                     threshold:str='p_threshold', # the config field that splits it: 'p_threshold' or 'tau'
+                     teacher:str|None=None, # a registered cleaner whose split teaches it
+                     state:Callable|None=None, # the class of its learned state (e.g. `PrototypeCleaner`); None: it learns nothing
+                    ): # a decorator that registers the score function and returns it unchanged
+    "Register a score function as the cleaner `name` in `CLEANERS`."
+    if not re.fullmatch(r'[a-z][a-z0-9_]*', name): raise ValueError(f"cleaner name {name!r}: expected lower-case letters, digits and '_'")
+    bad = sorted(set(reads) - set(CLEANER_INPUTS))
+    if bad or not reads: raise ValueError(f"cleaner {name!r} reads {tuple(reads)}; expected some of {CLEANER_INPUTS}")
+    check_choice(threshold, ('p_threshold', 'tau'), 'threshold')
+    if teacher is not None and teacher not in CLEANERS:
+        raise ValueError(f"cleaner {name!r}: its teacher {teacher!r} is not registered; expected one of {tuple(CLEANERS)}")
+    def deco(score:Callable)->Callable:
+        CLEANERS[name] = Cleaner(name, score, tuple(reads), threshold, teacher, state)
+        return score
+    return deco
 
 def check_cleaner(name:str)->str:
-    "Return `name` if it is one of `CLEANERS`, else raise ValueError listing them."
+    "Return `name` if it is a registered cleaner, else raise ValueError listing them."
     return check_choice(name, CLEANERS, 'cleaner')
 
+@dataclass
+class CleanerInputs:
+    "One network's eval pass as every cleaner reads it: checked once by `CleanerBank.step`, on the bank's device."
+    losses:torch.Tensor # per-sample losses (N,)
+    labels:torch.Tensor # given labels (N,), int64
+    probs:torch.Tensor|None # softmax outputs (N, K), float32; None when no cleaner reads them
+    features:torch.Tensor|None # backbone features (N, D), float32; None when no cleaner reads them
+    num_classes:int # K
+    history:LossHistory|None=None # the window of normalised losses (90% noise)
+    p_threshold:float=0.5 # a teacher's split: q > p_threshold
+    lr:float|None=None # the network's current learning rate, for the learned cleaners
+    update:bool=True # False: the learned cleaners score without training
+
+    @cached_property
+    def gmm_x(self)->torch.Tensor:
+        "The GMMs' input, prepared once (and appended to the history once) however many GMM cleaners fit it."
+        return gmm_input(self.losses, self.history)
+
+# %% ../nbs/05_cpc.ipynb #154f7dad
+@register_cleaner('gmm_agn', reads=('losses',))
+def gmm_agn_score(ev:CleanerInputs, taught, state)->torch.Tensor:
+    "DivideMix's cleaner: one two-component GMM over all normalised losses; q = the low-loss component's posterior."
+    return fit_clean_prob(ev.gmm_x)
+
+@register_cleaner('gmm_awr', reads=('losses', 'labels'))
+def gmm_awr_score(ev:CleanerInputs, taught, state)->torch.Tensor:
+    "The class-aware GMM: one two-component GMM per given label."
+    return fit_clean_prob(ev.gmm_x, ev.labels, ev.num_classes, class_aware=True)
+
+def prototype_score(ev:CleanerInputs, taught:torch.Tensor, state:PrototypeCleaner)->torch.Tensor:
+    "CPC: train g and C from the teacher's split (when `ev.update`), then q = sigmoid(g(v) . c_y)."
+    if ev.update: state._update(ev.features, ev.labels, taught > ev.p_threshold, ev.probs, ev.lr)
+    return state._clean_prob(ev.features, ev.labels)
+
+for _name, _teacher in (('cpc_agn', 'gmm_agn'), ('cpc_awr', 'gmm_awr')):
+    register_cleaner(_name, ('labels', 'probs', 'features'), 'tau', teacher=_teacher, state=PrototypeCleaner)(prototype_score)
+
+# %% ../nbs/05_cpc.ipynb #38a6c1e2
 class CleanerBank:
-    "The four cleaners of one network: GMM_agn, GMM_awr, and CPC_agn / CPC_awr trained from those GMMs' splits."
+    "Every registered cleaner of one network, scored from one eval pass; the learned ones keep their state here."
     def __init__(self,
                  num_classes:int, # K
-                 feat_dim:int, # D, size of the backbone features
-                 p_threshold:float=0.5, # GMM split X^GMM = {q_gmm > p_threshold} that trains each CPC
-                 seed:int=0, # cpc_agn uses `seed`, cpc_awr `seed + 1`
-                 **cpc_kwargs, # passed to both `PrototypeCleaner`s (dim, hidden, alpha_p, ...)
+                 feat_dim:int|None, # D, size of the backbone features; None: only the cleaners that read no features
+                 p_threshold:float=0.5, # a teacher's split X = {q_teacher > p_threshold} that trains each learned cleaner
+                 seed:int=0, # the i-th learned cleaner (cpc_agn, cpc_awr) uses `seed + i`
+                 **state_kwargs, # passed to every learned cleaner's state (`PrototypeCleaner`: dim, hidden, alpha_p, device, ...)
                 ):
-        check_fraction(p_threshold, 'p_threshold')
-        self.num_classes, self.p_threshold = num_classes, p_threshold
-        self.cpc = {name: PrototypeCleaner(num_classes, feat_dim, seed=seed + i, **cpc_kwargs)
-                    for i, name in enumerate(('cpc_agn', 'cpc_awr'))}
-        self.last_stats = {}
+        check_fraction(p_threshold, 'p_threshold', include_one=False)  # no probability exceeds 1: nothing would be labeled
+        if feat_dim is not None: check_positive_int(feat_dim=feat_dim)
+        self.num_classes, self.feat_dim, self.p_threshold = num_classes, feat_dim, p_threshold
+        self.device = torch.device(state_kwargs.get('device', 'cpu'))
+        self.cleaners = [c for c in CLEANERS.values() if feat_dim is not None or 'features' not in c.reads]
+        learned = [c for c in self.cleaners if c.state is not None]
+        self.states = {c.name: c.state(num_classes, feat_dim, seed=seed + i, **state_kwargs) for i, c in enumerate(learned)}
 
-    def __getitem__(self, name:str)->PrototypeCleaner:
-        "The `PrototypeCleaner` behind 'cpc_agn' or 'cpc_awr'."
-        if check_cleaner(name) not in self.cpc: raise ValueError(f"{name!r} is a GMM cleaner and has no prototypes; use 'cpc_agn' or 'cpc_awr'")
-        return self.cpc[name]
+    def __getitem__(self, name:str):
+        "The learned state of cleaner `name` (the `PrototypeCleaner` behind 'cpc_agn' or 'cpc_awr')."
+        if check_cleaner(name) not in self.states:
+            raise ValueError(f"{name!r} learns nothing and has no state here; the learned cleaners are {tuple(self.states)}")
+        return self.states[name]
+
+    @property
+    def names(self)->list:
+        "The names of the cleaners this bank scores, in order."
+        return [c.name for c in self.cleaners]
+
+    @property
+    def last_stats(self)->dict:
+        "What each learned cleaner's last update returned (losses and set sizes)."
+        return {n: s.last_stats for n, s in self.states.items() if s.last_stats}
+
+    def parameters(self)->list:
+        "Every learned cleaner's trained tensors."
+        return [p for s in self.states.values() for p in s.parameters()]
 
     def step(self,
-             losses, # per-sample CE losses of the eval pass (N,)
+             losses, # per-sample losses of the eval pass (N,)
              labels, # given labels y (N,)
              probs, # softmax outputs p (N, K)
-             features, # backbone features v (N, D)
+             features=None, # backbone features v (N, D); needed when the bank has feat_dim
              history:LossHistory|None=None, # average the normalised losses over its window (90% noise)
-             lr:float|None=None, # the network's current learning rate for the CPC update
-             update:bool=True, # False: score with the current prototypes without training them
-            )->dict: # {cleaner name: q(z=0) float32 (N,)} for all four, on the losses' device
-        "Fit both GMMs once, update each CPC from its GMM's split, and return all four cleaners' clean probabilities."
+             lr:float|None=None, # the network's current learning rate for the learned cleaners
+             update:bool=True, # False: score with the current states without training them
+            )->dict: # {cleaner name: q(z=0) float32 (N,)} for every cleaner of the bank, on the losses' device
+        "Run every cleaner once on one eval pass (teachers first) and return their clean probabilities."
         l = check_losses(losses)
-        y = check_labels(labels, self.num_classes, len(l))
-        x = gmm_input(l, history)  # prepared once; both GMMs fit it as it is (DivideMix never re-normalises the mean)
-        q = {'gmm_agn': fit_clean_prob(x).to(l.device),
-             'gmm_awr': fit_clean_prob(x, y, self.num_classes, class_aware=True).to(l.device)}
-        # features and probs are checked here once, then both CPCs (same D, same device) use them unchecked
-        v = self.cpc['cpc_agn']._features(features)
-        check_length(v, len(l), 'features')
-        yd = y.to(v.device)
-        p = check_probs(probs, len(l), self.num_classes).float().to(v.device) if update else None
-        for name, cl in self.cpc.items():
-            if update: self.last_stats[name] = cl._update(v, yd, q['gmm' + name[3:]].to(v.device) > self.p_threshold, p, lr)
-            q[name] = cl._clean_prob(v, yd).to(l.device)
-        return {name: q[name] for name in CLEANERS}
+        n, reads = len(l), {r for c in self.cleaners for r in c.reads}
+        y = check_labels(labels, self.num_classes, n).to(self.device)
+        p = check_probs(probs, n, self.num_classes).float().to(self.device) if 'probs' in reads else None
+        v = None
+        if 'features' in reads:
+            v = _checked_features(features, self.feat_dim, self.device)
+            check_length(v, n, 'features')
+        ev = CleanerInputs(l.to(self.device), y, p, v, self.num_classes, history, self.p_threshold, lr, update)
+        q = {}
+        for c in self.cleaners: q[c.name] = c.score(ev, q.get(c.teacher), self.states.get(c.name))
+        return {name: qn.to(l.device) for name, qn in q.items()}
 
     def state_dict(self)->dict:
-        "Both CPCs' state (see `PrototypeCleaner.state_dict`) and `p_threshold`."
-        return dict(p_threshold=self.p_threshold, **{n: c.state_dict() for n, c in self.cpc.items()})
+        "Every learned cleaner's state (see `PrototypeCleaner.state_dict`) and `p_threshold`."
+        return dict(p_threshold=self.p_threshold, **{n: s.state_dict() for n, s in self.states.items()})
 
     def load_state_dict(self, sd:dict):
         "Restore from `state_dict()`."
+        missing = [n for n in self.states if n not in sd]
+        if missing: raise ValueError(f"the saved cleaner state has no {missing}; it was saved with the cleaners {[k for k in sd if k != 'p_threshold']}")
         self.p_threshold = float(sd['p_threshold'])
-        for name, cl in self.cpc.items(): cl.load_state_dict(sd[name])
+        for name, s in self.states.items(): s.load_state_dict(sd[name])
 
 # %% ../nbs/05_cpc.ipynb #50fa6c9c
 @dataclass
@@ -371,3 +478,11 @@ def synthetic_case(num_classes:int=10, # K
     logits[rows, labels] += memorize
     losses = F.cross_entropy(logits, labels, reduction='none')
     return SyntheticCase(features, labels, true, labels == true, losses, logits.softmax(1), hard)
+
+# %% ../nbs/05_cpc.ipynb #05a71c57
+@register_cleaner('confident', reads=('labels', 'probs'))
+def confident_score(ev:CleanerInputs, taught, state)->torch.Tensor:
+    "Confident learning: clean when p_y reaches t_y, the mean p_y of the samples labelled y; q maps p_y piecewise-linearly with t_y at 1/2."
+    t = class_thresholds(ev.probs, ev.labels)[ev.labels]
+    py = ev.probs.gather(1, ev.labels[:, None]).squeeze(1)
+    return torch.where(py >= t, 0.5 + 0.5 * (py - t) / (1 - t).clamp_min(1e-12), 0.5 * py / t.clamp_min(1e-12))

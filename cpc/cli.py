@@ -10,7 +10,8 @@ import torch
 from pathlib import Path
 import matplotlib.pyplot as plt
 from .docs import field_docs
-from .train import TrainConfig, Trainer, TrainingError, RunLockedError
+from .train import TrainConfig, Trainer, TrainingError, RunLockedError, field_choices
+from .issues import console_script
 from .diagnostics import plot_auc_curves
 
 # %% auto #0
@@ -233,6 +234,18 @@ def parse_value(field:str, # a TrainConfig field
         return t(value)
     except ValueError: raise ValueError(f"--{field} {value!r}: expected {_KINDS[t]}") from None
 
+_DATASET_NAMES = {'cifar10': 'CIFAR-10', 'cifar100': 'CIFAR-100', 'fashion_mnist': 'Fashion-MNIST', 'clothing1m': 'Clothing1M',
+                  'webvision': 'WebVision'}
+
+def _no_baseline(preset:str, baseline:str)->str:
+    "Why the preset `preset` has no `baseline`, and the baselines it has, in one line."
+    cfg, has = PRESETS[preset].config, [b for b in BASELINES if f"{preset}-{b}" in PRESETS]
+    made = baseline_config(preset, cfg, baseline)
+    if made is not None: why = 'it is the same run as ' + next(f"{preset}-{b}" for b in has if PRESETS[f"{preset}-{b}"].config == made)
+    elif baseline == 'gmm_agn': why = 'its cleaner is gmm_agn already'
+    else: why = f"AugDMix has no {dict(human='CIFAR-N', idn='instance-dependent noise').get(cfg.noise_mode, _DATASET_NAMES[cfg.dataset])} preset"
+    return f"baseline={baseline!r}: the preset {preset!r} has no {baseline} baseline ({why}); its baselines are {', '.join(has)}"
+
 def parse_config(preset:str|None=None, # a name in PRESETS (None: the TrainConfig defaults)
                  overrides:dict|None=None, # field -> value (strings are converted to the field's type)
                  baseline:str|None=None, # 'dividemix', 'augdmix' or 'gmm_agn': the preset's baseline (see baseline_config)
@@ -241,6 +254,7 @@ def parse_config(preset:str|None=None, # a name in PRESETS (None: the TrainConfi
     if baseline is not None:
         if baseline not in BASELINES: raise ValueError(f"baseline={baseline!r}: expected one of {', '.join(BASELINES)}")
         if preset is None: raise ValueError(f"baseline={baseline!r} needs a preset")
+        if preset in PRESETS and f"{preset}-{baseline}" not in PRESETS: raise ValueError(_no_baseline(preset, baseline))
         preset = f"{preset}-{baseline}"
     if preset is None: cfg = TrainConfig()
     elif preset in PRESETS: cfg = PRESETS[preset].config
@@ -252,9 +266,10 @@ def parse_config(preset:str|None=None, # a name in PRESETS (None: the TrainConfi
 
 # %% ../nbs/10_cli.ipynb #1c4e07ed
 def _field_help()->dict:
-    "Field name -> help line, from the comments in `TrainConfig`."
-    d = field_docs(TrainConfig)
-    return {f: (d.get(f) or f).replace('%', '%%') for f in FIELD_TYPES}  # argparse formats help with %
+    "Field name -> help line, from the comments in `TrainConfig` and, for fields that take a name, the names allowed."
+    d, choices = field_docs(TrainConfig), field_choices()
+    help = {f: (d.get(f) or f) + (f" (one of: {', '.join(choices[f])})" if f in choices else '') for f in FIELD_TYPES}
+    return {f: h.replace('%', '%%') for f, h in help.items()}  # argparse formats help with %
 
 USAGE = ("cpc_train [--preset NAME] [--baseline dividemix|augdmix|gmm_agn] [--data PATH] [--imagenet PATH] [--out DIR] [--device DEV] "
          "[--resume | --overwrite] [--download] [--allow_pickle] [--list] [--<config field> VALUE ...]")
@@ -321,6 +336,8 @@ def _main(argv):
     if run['list']: print(list_presets()); return 0
     try: cfg = parse_config(run['preset'], args, run['baseline'])
     except ValueError as e: p.error(str(e))
+    if run['imagenet'] is not None and cfg.dataset != 'webvision':
+        p.error(f"--imagenet {run['imagenet']}: only WebVision runs test on ILSVRC12 val, this run's dataset is {cfg.dataset!r}; drop --imagenet")
     try: run['device'] is None or torch.device(run['device'])
     except RuntimeError as e: p.error(f"--device {run['device']!r}: {e}; expected cpu, cuda or cuda:N")
     name = run['preset'] and run['preset'] + (f"-{run['baseline']}" if run['baseline'] else '')
@@ -347,13 +364,18 @@ def _main(argv):
         plt.close(plot_auc_curves(Path(out)/'metrics.csv', Path(out)/'auc.png'))  # the paper's Fig. 3 for this run
         print(f"done: {len(history)} epochs, final test_acc {history[-1]['test_acc']:.4f}; "
               f"metrics.csv, checkpoint.pt and auc.png in {out}")
+        ssl = [r['epoch'] for r in history if r['epoch'] >= cfg.warmup_epochs]
+        if ssl and all(r['labeled_a'] == r['labeled_b'] == 0 for r in history[ssl[0]:]):
+            print(f"cpc_train: warning: no DivideMix step ran: the split of every epoch from {ssl[0]} to {ssl[-1]} labeled no sample "
+                  f"(labeled 0/0), so the networks trained only in the {cfg.warmup_epochs} warm-up epoch(s); warm up longer "
+                  f"(--warmup_epochs) or lower the threshold (--p_threshold {cfg.p_threshold}, --tau {cfg.tau})", file=sys.stderr)
     if torch.distributed.is_initialized():  # the ranks leave together: a rank that tears gloo down while rank 0 still plots can abort
         torch.distributed.barrier(); torch.distributed.destroy_process_group()
     return 0
 
 def cpc_train()->int:
     "Console script: `cpc_train --preset NAME [--<field> VALUE ...]`; see `cpc_train --help`."
-    return main()
+    return console_script(main)
 
 # %% ../nbs/10_cli.ipynb #39e76a6e
 #| eval: false

@@ -18,8 +18,8 @@ from .checks import check_labels, special_file
 # %% auto #0
 __all__ = ['NORM_STATS', 'CIFAR_LAYOUT', 'FMNIST_FILES', 'FMNIST_SYSTEM_DIR', 'CLOTHING1M_FILES', 'WEBVISION_FILES',
            'FMNIST_CLASSES', 'DATASETS', 'CLOTHING1M_CLASSES', 'DatasetLayoutError', 'ImageReadError', 'atomic_write',
-           'stale_temp_files', 'csv_cell', 'TensorData', 'stratified_subset', 'load_cifar', 'read_idx',
-           'load_fashion_mnist', 'load_dataset', 'Clothing1M', 'WebVision', 'ImageNetVal']
+           'stale_temp_files', 'csv_cell', 'TensorData', 'stratified_subset', 'weights_only_refusal', 'load_cifar',
+           'read_idx', 'load_fashion_mnist', 'load_dataset', 'Clothing1M', 'WebVision', 'ImageNetVal']
 
 # %% ../nbs/00_data.ipynb #29d03592
 class DatasetLayoutError(FileNotFoundError):
@@ -214,7 +214,7 @@ def _unpickle(path)->dict:
     if not isinstance(d, dict): raise DatasetLayoutError(f"{path}: holds a {type(d).__name__}; expected a dict")
     return {k.decode('latin1') if isinstance(k, bytes) else k: v for k, v in d.items()}
 
-def _weights_only_refusal(e:Exception)->str:
+def weights_only_refusal(e:Exception)->str:
     "The line of torch's weights-only refusal that names what was refused, without its advice to load with weights_only=False."
     lines = [l.strip() for l in str(e).splitlines() if 'GLOBAL' in l or 'Unsupported' in l]
     return lines[0] if lines else 'a type that torch.load(weights_only=True) does not build'
@@ -373,25 +373,38 @@ def _open_rgb(path)->Image.Image:
     except (OSError, SyntaxError, ValueError) as e:  # PIL reports bad files with all three
         raise ImageReadError(f"{path}: cannot read the image ({e})") from None
 
-_ENDS = {'JPEG': b'\xff\xd9', 'PNG': b'IEND\xaeB`\x82'}  # the last bytes of a whole JPEG / PNG file
+_MAGIC = {b'\xff\xd8\xff': b'\xff\xd9', b'\x89PNG\r\n\x1a\n': b'IEND\xaeB`\x82',  # JPEG, PNG: first and last bytes of a whole file
+          b'GIF8': None, b'BM': None, b'II*\x00': None, b'MM\x00*': None, b'RIFF': None}  # GIF, BMP, TIFF, WebP: first bytes only
 
 def _unreadable(path:str)->str|None:
-    "Why `path` is not a readable image, from its header and its last bytes, or None. A JPEG/PNG that does not end as one should is decoded to make sure."
+    "Why `path` is not a readable image, from its first and last bytes, or None; a file that starts or ends unlike its format is decoded to make sure."
     if kind := special_file(path): return f'{kind}, not a regular file'  # opening a FIFO would block
     try:
         with open(path, 'rb') as f:
             size = os.fstat(f.fileno()).st_size
             if size == 0: return 'empty file'
-            with Image.open(f) as img:
-                end = _ENDS.get(img.format)
-                if end is None: return None
-                f.seek(max(0, size - 64)); tail = f.read().rstrip(b'\0\r\n ')
-                if not tail.endswith(end): img.load()  # cut short, or only trailing bytes after the end? decoding tells
+            head = f.read(16)
+            magic = next((m for m in _MAGIC if head.startswith(m)), None)
+            if magic is not None and _MAGIC[magic] is None: return None
+            if magic is not None:
+                f.seek(max(0, size - 64))
+                if f.read().rstrip(b'\0\r\n ').endswith(_MAGIC[magic]): return None
+            f.seek(0)
+            with Image.open(f) as img: img.load()  # an unknown header, or cut short (or only trailing bytes?): decoding tells
     except Image.UnidentifiedImageError: return 'not an image PIL can identify'
     except (OSError, SyntaxError, ValueError) as e:
         if isinstance(e, OSError) and e.filename: return f'cannot open: {e.strerror}'
         return f'truncated or damaged: {e}'
     return None
+
+def _check_images(image_dir:str, keys:list)->list:
+    "(key, why) for every key whose image `_unreadable` refuses; threads overlap the reads of a large list on a slow disk."
+    from concurrent.futures import ThreadPoolExecutor
+    paths = [os.path.join(image_dir, k) for k in keys]
+    chunks = [range(i, min(i + 1024, len(keys))) for i in range(0, len(keys), 1024)]
+    scan = lambda r: [(keys[i], why) for i in r if (why := _unreadable(paths[i]))]
+    if len(chunks) <= 1: return scan(range(len(keys)))
+    with ThreadPoolExecutor(min(16, len(chunks))) as ex: return [b for part in ex.map(scan, chunks) for b in part]
 
 def _missing_files(root:str, keys:list)->list:
     "The keys (paths relative to `root`) that name no file: one directory listing per folder, not one `stat` per image."
@@ -420,7 +433,7 @@ class _ImageFiles(Dataset):
         missing = _missing_files(self.image_dir, keys)  # checked here, not in a DataLoader worker mid-epoch
         if missing: raise DatasetLayoutError(f"{what}: {len(missing)} of {len(keys)} listed images not found under "
                                              f"{self.image_dir}, e.g. {missing[:3]}")
-        bad = [(k, why) for k in keys if (why := _unreadable(os.path.join(self.image_dir, k)))]  # headers, not pixels
+        bad = _check_images(self.image_dir, keys)  # first and last bytes, not pixels
         if bad: raise DatasetLayoutError(f"{what}: {len(bad)} of {len(keys)} listed images cannot be read, e.g. "
                                          + ', '.join(f'{k} ({why})' for k, why in bad[:3]) + f"; under {self.image_dir}")
     @property

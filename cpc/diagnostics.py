@@ -16,8 +16,8 @@ from sklearn.metrics import roc_auc_score
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['AUC_COLUMNS', 'cleaner_metrics', 'ks_class_share', 'class_loss_density', 'plot_class_loss_density', 'bernoulli_kl',
-           'agreement', 'prototype_accuracy', 'noisy_fit', 'read_metrics', 'plot_auc_curves']
+__all__ = ['cleaner_metrics', 'ks_class_share', 'class_loss_density', 'plot_class_loss_density', 'bernoulli_kl', 'agreement',
+           'prototype_accuracy', 'noisy_fit', 'read_metrics', 'plot_auc_curves']
 
 # %% ../nbs/08_diagnostics.ipynb #c4215992
 def _vec(x, name:str, dtype=np.float64)->np.ndarray:
@@ -174,8 +174,6 @@ def noisy_fit(pred, # predicted class per training sample (N,)
                 clean_fit=share(pred[~noisy] == given[~noisy]), n_noisy=int(noisy.sum()))
 
 # %% ../nbs/08_diagnostics.ipynb #73a935c4
-AUC_COLUMNS = ('auc_gmm_agn', 'auc_gmm_awr', 'auc_cpc_agn', 'auc_cpc_awr')
-
 def _float(s)->float:
     "A CSV cell as float; empty or 'nan' -> nan."
     s = str(s).strip()
@@ -201,11 +199,11 @@ def plot_auc_curves(metrics, # trainer metrics: CSV path, dict of columns or Dat
                     out_png:str|Path|None=None, # save the figure here as PNG when given
                     ax:plt.Axes|None=None, # matplotlib Axes to draw on; a new (6,3) figure when None
                    ): # the matplotlib Figure
-    "Fig. 3: the AUC of each cleaner (auc_gmm_agn/awr, auc_cpc_agn/awr columns) against the epoch."
+    "Fig. 3: the AUC of each cleaner (the auc_<cleaner> columns) against the epoch."
     cols = read_metrics(metrics)
     if 'epoch' not in cols: raise ValueError(f"metrics need an 'epoch' column, got columns {sorted(cols)}")
-    present = [c for c in AUC_COLUMNS if c in cols]
-    if not present: raise ValueError(f"metrics have none of the AUC columns {AUC_COLUMNS}; got {sorted(cols)}")
+    present = [c for c in cols if c.startswith('auc_')]  # one per cleaner the run scored
+    if not present: raise ValueError(f"metrics have no AUC column (auc_<cleaner>); got {sorted(cols)}")
     if ax is None: _, ax = plt.subplots(figsize=(6, 3))
     for c in present:
         ok = ~np.isnan(cols[c])

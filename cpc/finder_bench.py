@@ -12,11 +12,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from .bench import _detection
+from .bench import detection_scores
 from .checks import check_choice
 from .cleaner import CLEANERS
 from .data import load_fashion_mnist, stratified_subset
-from .issues import _flag, clean_probs, wrong_label_counts
+from .issues import flag_issues, clean_probs, wrong_label_counts
 from .noise import inject_noise
 
 # %% auto #0
@@ -91,11 +91,11 @@ def compare_finders(x:np.ndarray, # inputs (N, D): standardised, they are the CP
     rows = []
     for c in CLEANERS:
         for filter_by in ('count', 'threshold'):  # find_label_issues' selection, with its defaults otherwise
-            mask, s = _flag(qs[c], noisy, p, counts, filter_by, 'consensus', 0.5)
+            mask, s = flag_issues(qs[c], noisy, p, counts, filter_by, 'consensus', 0.5)
             rank = 1 - s if filter_by == 'count' else 1 - qs[c]  # higher = more likely wrong
-            rows.append(dict(method=f'{c}/{filter_by}', **_detection(wrong, mask, rank)))
+            rows.append(dict(method=f'{c}/{filter_by}', **detection_scores(wrong, mask, rank)))
     cl = cleanlab.filter.find_label_issues(noisy, p, filter_by='prune_by_noise_rate')
-    rows.append(dict(method='cleanlab', **_detection(wrong, cl, -cleanlab.rank.get_label_quality_scores(noisy, p))))
+    rows.append(dict(method='cleanlab', **detection_scores(wrong, cl, -cleanlab.rank.get_label_quality_scores(noisy, p))))
     return [dict(r, f1=_f1(r), wrong=int(wrong.sum())) for r in rows]
 
 # %% ../nbs/05c_finder_bench.ipynb #79aa01c7

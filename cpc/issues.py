@@ -7,23 +7,40 @@ from __future__ import annotations
 import difflib, inspect, warnings
 import numpy as np
 import torch
-from .cleaner import CleanerBank, CLEANERS, PrototypeCleaner, check_cleaner
+from .cleaner import CleanerBank, CLEANERS, PrototypeCleaner, check_cleaner, class_thresholds
 from .gmm import gmm_clean_prob
 from .data import atomic_write
 from .checks import as_tensor, check_labels, check_probs, check_losses, check_positive_int, check_finite, check_choice
 
 # %% auto #0
 __all__ = ['FINDER_P_FLOOR', 'FINDER_CPC', 'FILTERS', 'SCORES', 'RANKINGS', 'ISSUES_EXAMPLE', 'finder_losses', 'standardize',
-           'confident_joint', 'wrong_label_counts', 'clean_probs', 'issue_scores', 'find_label_issues', 'read_outputs',
-           'write_issues', 'cpc_find_issues']
+           'confident_joint', 'wrong_label_counts', 'clean_probs', 'issue_scores', 'flag_issues', 'find_label_issues',
+           'read_outputs', 'write_issues', 'console_script', 'cpc_find_issues']
 
 # %% ../nbs/05a_issues.ipynb #41b603eb
+def _label_ids(labels):
+    "`labels` unchanged, or as int64 when numpy holds them unsigned or as Python ints (an object array); ValueError for class names."
+    if isinstance(labels, torch.Tensor): return labels
+    a = np.asarray(labels)
+    if getattr(getattr(labels, 'dtype', None), 'name', '') == 'category' and a.dtype.kind not in 'iu':  # pandas: values are names
+        raise ValueError(f"labels is a pandas categorical of {'names' if a.dtype.kind in 'OUS' else a.dtype} such as {a.flat[0]!r}: "
+                         "pass its integer codes (.cat.codes of a Series, .codes of a Categorical) when the columns of "
+                         "pred_probs follow the order of its categories")
+    if a.dtype.kind == 'O' and a.size and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in a.flat):
+        try: return a.astype(np.int64)  # Python ints, as pandas and json give them
+        except OverflowError: raise ValueError(f"labels must lie in [0, K), found {max(a.flat, key=abs)}") from None
+    if a.dtype.kind in 'USO' and a.size:
+        x = next((v for v in a.flat if not isinstance(v, (int, np.integer)) or isinstance(v, bool)), a.flat[0])  # the first non-id
+        raise ValueError(f"labels must be integer class ids in [0, K), got {'strings' if a.dtype.kind in 'US' else 'objects'} "
+                         f"such as {x.item() if isinstance(x, np.generic) else x!r}: map each class name to an integer first")
+    if a.dtype.kind == 'u':  # torch does no arithmetic on uint64 (its max, comparisons)
+        if a.size and a.max() > np.iinfo(np.int64).max: raise ValueError(f"labels must lie in [0, K), found {a.max()}")
+        return a.astype(np.int64)
+    return labels
+
 def _check_inputs(labels, pred_probs, features, losses)->tuple:
     "CPU tensors in form: labels int64 (N,), pred_probs float64 (N, K), features float32 (N, D) or None, losses float64 or None."
-    a = np.asarray(labels) if not isinstance(labels, torch.Tensor) else None
-    if a is not None and a.dtype.kind in 'USO' and a.size:
-        raise ValueError(f"labels must be integer class ids in [0, K), got {'strings' if a.dtype.kind in 'US' else 'objects'} "
-                         f"such as {a.flat[0].item()!r}: map each class name to an integer first")
+    labels = _label_ids(labels)
     p = as_tensor(pred_probs, 'pred_probs', 2).detach().cpu().double()
     n_labels = len(as_tensor(labels, 'labels', 1))
     if n_labels == 0 or p.numel() == 0: raise ValueError("labels and pred_probs are empty: expected one row per sample")
@@ -61,9 +78,7 @@ def standardize(features:torch.Tensor)->torch.Tensor:
 def _confident_joint(y:torch.Tensor, p:torch.Tensor)->torch.Tensor:
     "`confident_joint` on checked CPU tensors: int64 labels y (N,), float64 pred_probs p (N, K)."
     K = p.shape[1]
-    counts = torch.bincount(y, minlength=K)
-    mean_py = torch.zeros(K, dtype=p.dtype).index_add_(0, y, p.gather(1, y[:, None]).squeeze(1)) / counts.clamp_min(1)
-    t = torch.where(counts > 0, mean_py, torch.full_like(mean_py, torch.inf))  # a class nobody carries: nobody is confident of it
+    t = class_thresholds(p, y)  # a class nobody carries has t = inf: nobody is confident of it
     above = p >= t - 1e-6
     n_above = above.sum(1)
     guess = torch.where(n_above > 1, p.argmax(1), above.byte().argmax(1))  # two or more: the most likely one
@@ -114,7 +129,7 @@ def clean_probs(labels, # given labels (N,), integers in [0, K)
                 p_threshold:float=0.5, # the GMM split that teaches CPC: q_gmm > p_threshold
                 seed:int=0, # seeds the prototype cleaners
                 **cpc_kwargs, # passed to `PrototypeCleaner` over FINDER_CPC (dim, hidden, lr, batch_size, ...)
-               )->dict: # {cleaner name: q(z=0) as a float64 numpy array (N,)}; only the GMMs without features
+               )->dict: # {cleaner name: q(z=0) as a float64 numpy array (N,)}; without features only the cleaners that read none
     "Every cleaner's clean probability q(z=0) of each sample, from a model's outputs."
     _check_options(rounds, passes, p_threshold, cpc_kwargs)
     return _clean_probs(*_check_inputs(labels, pred_probs, features, losses), rounds, passes, p_threshold, seed, **cpc_kwargs)
@@ -125,12 +140,10 @@ def _clean_probs(y, p, f, l, rounds, passes, p_threshold, seed, **cpc_kwargs)->d
     if float(l.max()) == float(l.min()):
         raise ValueError("every sample has the same loss, so the outputs say nothing about which labels are wrong "
                          "(a constant or uniform pred_probs?): pass out-of-sample outputs of a trained model")
-    if f is None:
-        q = {'gmm_agn': gmm_clean_prob(l), 'gmm_awr': gmm_clean_prob(l, y, p.shape[1], class_aware=True)}
-    else:
-        bank = CleanerBank(p.shape[1], f.shape[1], p_threshold=p_threshold, seed=seed, epochs=passes, **{**FINDER_CPC, **cpc_kwargs})
-        f = standardize(check_finite(f, 'features'))  # a NaN would spread over its whole column
-        for _ in range(rounds): q = bank.step(l, y, p.float(), f)
+    bank = CleanerBank(p.shape[1], None if f is None else f.shape[1], p_threshold=p_threshold, seed=seed, epochs=passes,
+                       **{**FINDER_CPC, **cpc_kwargs})  # without features: only the cleaners that read none
+    if f is not None: f = standardize(check_finite(f, 'features'))  # a NaN would spread over its whole column
+    for _ in range(rounds if bank.states else 1): q = bank.step(l, y, p.float(), f)
     out = {c: v.double().numpy() for c, v in q.items()}
     for c, v in out.items():
         if not np.isfinite(v).all():
@@ -163,6 +176,10 @@ def issue_scores(q:np.ndarray, # a cleaner's clean probability q(z=0) (N,)
     return (s + _ranks(py - other)) / 2
 
 # %% ../nbs/05a_issues.ipynb #261375e0
+def _featureless()->tuple:
+    "The registered cleaners that read no features."
+    return tuple(c for c in CLEANERS if 'features' not in CLEANERS[c].reads)
+
 def _lowest_per_class(s:np.ndarray, y:np.ndarray, counts:np.ndarray)->np.ndarray:
     "Bool mask of the counts[k] samples of each class k with the lowest score s (no loop over classes)."
     order = np.lexsort((s, y))  # by class, then by score
@@ -171,7 +188,7 @@ def _lowest_per_class(s:np.ndarray, y:np.ndarray, counts:np.ndarray)->np.ndarray
     pos[order] = np.arange(len(y)) - start[y[order]]
     return pos < counts[y]
 
-def _flag(q:np.ndarray, y:np.ndarray, p:np.ndarray, counts:np.ndarray|None, filter_by:str, score:str, threshold:float)->tuple:
+def flag_issues(q:np.ndarray, y:np.ndarray, p:np.ndarray, counts:np.ndarray|None, filter_by:str, score:str, threshold:float)->tuple:
     "The flagged mask and the score of `find_label_issues` from one cleaner's q; counts: wrong_label_counts (None for 'threshold')."
     s, below = issue_scores(q, y, p, score), q <= threshold
     if filter_by == 'threshold': return below, s
@@ -207,15 +224,15 @@ def find_label_issues(labels, # given labels (N,), integers in [0, K)
     if not 0 <= threshold < 1: raise ValueError(f"threshold={threshold}: expected a value in [0, 1) (1 would flag every label)")
     if return_indices_ranked_by not in (None, *RANKINGS):
         raise ValueError(f"return_indices_ranked_by={return_indices_ranked_by!r}: expected None or one of {RANKINGS}")
-    if cleaner.startswith('cpc') and features is None:
-        raise ValueError(f"cleaner={cleaner!r} needs features (one vector per sample); without them use 'gmm_agn' or 'gmm_awr'")
+    if 'features' in CLEANERS[cleaner].reads and features is None:
+        raise ValueError(f"cleaner={cleaner!r} needs features (one vector per sample); without them use one of {_featureless()}")
     _check_options(rounds, passes, p_threshold, cpc_kwargs)
     checked = _check_inputs(labels, pred_probs, features, losses)
     qs = _clean_probs(*checked, rounds, passes, p_threshold, seed, **cpc_kwargs)
     y, p = checked[0].numpy(), checked[1].numpy()
     q = qs[cleaner]
     counts = None if filter_by == 'threshold' else _wrong_counts(_confident_joint(*checked[:2]).numpy(), y)
-    issues, s = _flag(q, y, p, counts, filter_by, score, threshold)
+    issues, s = flag_issues(q, y, p, counts, filter_by, score, threshold)
     _collapse_warning(cleaner, issues, y, p)
     if return_indices_ranked_by is None: out = issues
     else:
@@ -227,8 +244,9 @@ def find_label_issues(labels, # given labels (N,), integers in [0, K)
     return (out, {**qs, 'score': s}) if return_clean_probs else out
 
 # %% ../nbs/05a_issues.ipynb #0ae4790d
-import argparse, csv, sys
+import argparse, csv, math, os, shutil, stat, sys, tempfile, zipfile
 from pathlib import Path
+from .data import csv_cell
 
 ISSUES_EXAMPLE = '''example:
   # in your own code, after cross-validation:
@@ -244,17 +262,43 @@ def _numbered(cols:list, prefix:str, path)->list:
         raise ValueError(f"{path}: the {prefix} columns must be {prefix}0 ... {prefix}{len(nums) - 1} without gaps; got {named[:8]}")
     return sorted(named, key=lambda c: int(c[len(prefix):]))
 
+def _check_npz_sizes(path:Path, keys:list):
+    "Refuse an .npz whose .npy headers declare more data than the archive can hold, before numpy allocates it."
+    size, hdr = path.stat().st_size, {(1, 0): np.lib.format.read_array_header_1_0}
+    with zipfile.ZipFile(path) as zf:
+        for k in keys:
+            info = next(i for i in zf.infolist() if i.filename in (k, k + '.npy'))  # numpy's own lookup
+            stored = min(info.compress_size, size)
+            room = min(info.file_size, stored * (1 if info.compress_type == zipfile.ZIP_STORED else 1032))  # deflate expands at most 1032-fold
+            with zf.open(info) as f:
+                try: shape, _, dtype = hdr.get(np.lib.format.read_magic(f), np.lib.format.read_array_header_2_0)(f)  # 2.0, 3.0
+                except ValueError as e: raise ValueError(f"{path}: {k} is not a .npy array ({e})") from None
+                need = math.prod(shape) * dtype.itemsize
+                if need > room - f.tell():
+                    raise ValueError(f"{path}: {k} declares shape {shape} ({need:,} bytes of {dtype}) but the file holds at most "
+                                     f"{max(room - f.tell(), 0):,} bytes of it: the file is damaged or was not written by numpy")
+
 def read_outputs(path)->dict:
     "labels, pred_probs and (when present) features and losses from an .npz or .csv of saved model outputs."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"{path}: no such file")
+    try: mode = os.stat(path).st_mode
+    except OSError as e:
+        why = e.strerror.lower() if not isinstance(e, FileNotFoundError) else 'a symbolic link to a missing file' if path.is_symlink() else 'no such file'
+        raise FileNotFoundError(f"{path}: {why}") from None
+    if not stat.S_ISREG(mode): raise ValueError(f"{path}: not a regular file (a folder, FIFO or device); expected an .npz or .csv file")
     if path.suffix == '.npz':
+        if not zipfile.is_zipfile(path): raise ValueError(f"{path}: not an .npz archive (np.savez writes a zip of .npy arrays)")
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in ('labels', 'pred_probs') if k not in z.files]
             if missing: raise ValueError(f"{path}: missing arrays {missing}; it holds {z.files}, expected labels, pred_probs (and optionally features, losses)")
-            return {k: z[k] for k in ('labels', 'pred_probs', 'features', 'losses') if k in z.files}
+            keys = [k for k in ('labels', 'pred_probs', 'features', 'losses') if k in z.files]
+            _check_npz_sizes(path, keys)
+            try: return {k: z[k] for k in keys}
+            except (ValueError, OSError, zipfile.BadZipFile) as e: raise ValueError(f"{path}: cannot read its arrays ({e})") from None
     if path.suffix != '.csv': raise ValueError(f"{path}: expected an .npz or .csv file")
-    with open(path, encoding='utf-8-sig') as f: cols = [c.strip() for c in f.readline().strip().split(',')]  # -sig: Excel's BOM
+    try:
+        with open(path, encoding='utf-8-sig') as f: cols = [c.strip() for c in f.readline().strip().split(',')]  # -sig: Excel's BOM
+    except UnicodeDecodeError as e: raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); expected a CSV of numbers") from None
     prob, feat = _numbered(cols, 'prob_', path), _numbered(cols, 'feat_', path)
     if 'label' not in cols or not prob: raise ValueError(f"{path}: expected columns label, prob_0 ... prob_(K-1); got {cols[:8]}")
     try: table = np.loadtxt(path, delimiter=',', skiprows=1, ndmin=2, encoding='utf-8-sig')
@@ -272,36 +316,75 @@ def write_issues(path, q:dict, labels, cleaner:str, issues:np.ndarray):
     "Every sample, lowest score first: rank, index, label, score, its cleaner's clean_prob, issue flag, all cleaners' q."
     order = np.argsort(q['score'], kind='stable')
     cleaners = [c for c in q if c != 'score']
-    with atomic_write(Path(path)) as tmp, open(tmp, 'w', newline='') as f:  # a failed write leaves no partial file
-        w = csv.writer(f)
-        w.writerow(['rank', 'index', 'label', 'score', 'clean_prob', 'issue'] + [f'q_{c}' for c in cleaners])
-        for r, i in enumerate(order):
-            w.writerow([r, i, int(labels[i]), f"{q['score'][i]:.6f}", f'{q[cleaner][i]:.6f}', int(issues[i])]
-                       + [f'{q[c][i]:.6f}' for c in cleaners])
+    try:
+        with atomic_write(Path(path)) as tmp, open(tmp, 'w', newline='') as f:  # a failed write leaves no partial file
+            w = csv.writer(f)
+            w.writerow(map(csv_cell, ['rank', 'index', 'label', 'score', 'clean_prob', 'issue'] + [f'q_{c}' for c in cleaners]))
+            for r, i in enumerate(order):
+                w.writerow(map(csv_cell, [r, i, int(labels[i]), f"{q['score'][i]:.6f}", f'{q[cleaner][i]:.6f}', int(issues[i])]
+                                         + [f'{q[c][i]:.6f}' for c in cleaners]))
+    except OSError as e: raise OSError(f"cannot write {path}: {e.strerror or e}") from None  # not the temporary file's name
+
+def console_script(main, # the script's `main(argv) -> exit code`
+                   argv:list|None=None, # its arguments (None: sys.argv[1:])
+                  )->int: # the exit code; 141 (128 + SIGPIPE, as Unix tools) when the reader of stdout left early
+    "Run a console script's `main`; a reader that closes stdout early (`cpc_train --list | head -3`) ends it quietly."
+    try:
+        try: return main(argv)
+        finally: sys.stdout.flush()  # what is still buffered fails here, not at interpreter exit
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python flushes stdout once more at exit
+        return 141
+
+def _seed(s:str)->int:
+    "A --seed: an integer in [0, 2**63 - 1], the range torch's generators take."
+    try: v = int(s)
+    except ValueError: v = -1
+    if not 0 <= v < 2**63: raise argparse.ArgumentTypeError(f"{s!r}: expected an integer in [0, 2**63 - 1]")
+    return v
+
+def _check_out(out:Path, inp:Path, overwrite:bool):
+    "Refuse an --out that is the input however spelled, a folder, an existing file without `overwrite`, or a folder it cannot write."
+    if os.path.realpath(out) == os.path.realpath(inp) or (out.exists() and inp.exists() and os.path.samefile(out, inp)):
+        raise ValueError(f"--out {out} is the input file {inp}: choose another --out (the ranking would replace the outputs it reads)")
+    if out.is_dir(): raise ValueError(f"--out {out} is a folder; expected a file name such as {out/'issues.csv'}")
+    if out.exists() and not overwrite: raise ValueError(f"{out} exists: pass --overwrite to replace it, or --out elsewhere")
+    if not out.parent.is_dir(): raise ValueError(f"--out {out}: the folder {out.parent} does not exist")
+    try: tempfile.TemporaryFile(dir=out.parent).close()  # a real write: os.access says yes to root on read-only folders
+    except OSError as e: raise ValueError(f"--out {out}: cannot write into {out.parent} ({e.strerror})") from None
+
+def _check_room(out:Path, n:int):
+    "Refuse to compute a ranking of `n` rows that the disk of `out` has no room for."
+    need, free = n * (40 + 9 * (2 + len(CLEANERS))), shutil.disk_usage(out.parent).free  # a row: ids, then six-decimal scores
+    if free < need: raise ValueError(f"--out {out}: its disk has {free / 2**20:,.1f} MiB free, the ranking of {n:,} samples needs "
+                                     f"about {need / 2**20:,.1f} MiB; free some room or choose another --out")
 
 def cpc_find_issues(argv:list|None=None)->int:
     "Console script: rank the label issues of saved model outputs (see --help)."
+    return console_script(_find_issues, argv)
+
+def _find_issues(argv:list|None)->int:
     p = argparse.ArgumentParser(prog='cpc_find_issues', epilog=ISSUES_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="Find likely label errors from a model's saved out-of-sample outputs.")
     p.add_argument('outputs', help="an .npz (labels, pred_probs[, features, losses]) or a .csv (label, prob_0.., feat_0.., loss)")
-    p.add_argument('--cleaner', default=None, help="gmm_agn, gmm_awr, cpc_agn or cpc_awr (default: cpc_awr with features, gmm_agn without)")
+    p.add_argument('--cleaner', default=None, help=f"one of {', '.join(CLEANERS)} (default: cpc_awr with features, gmm_agn without)")
     p.add_argument('--filter_by', default='count', choices=FILTERS,
                    help="count: per class the estimated number of wrong labels (default); threshold: clean probability <= --threshold; both")
     p.add_argument('--score', default='consensus', choices=SCORES, help="consensus: the cleaner's rank averaged with the model's margin's (default); clean_prob")
     p.add_argument('--threshold', type=float, default=0.5, help="with --filter_by threshold or both: an issue when the clean probability is <= this")
     p.add_argument('--out', help="the ranked CSV to write (default: <outputs>_issues.csv)")
     p.add_argument('--overwrite', action='store_true', help="replace --out if it exists (default: refuse)")
-    p.add_argument('--seed', type=int, default=0, help="seed of the prototype cleaners")
+    p.add_argument('--seed', type=_seed, default=0, help="seed of the prototype cleaners, in [0, 2**63 - 1]")
     a = p.parse_args(argv)
     out = Path(a.out or Path(a.outputs).with_name(Path(a.outputs).stem + '_issues.csv'))
     try:
         if a.cleaner is not None: check_cleaner(a.cleaner)
-        if out.exists() and not a.overwrite: raise ValueError(f"{out} exists: pass --overwrite to replace it, or --out elsewhere")
-        if not out.parent.is_dir(): raise ValueError(f"--out {out}: the folder {out.parent} does not exist")
+        _check_out(out, Path(a.outputs), a.overwrite)
         d = read_outputs(a.outputs)
+        _check_room(out, len(d['labels']))
         cleaner = a.cleaner or ('cpc_awr' if 'features' in d else 'gmm_agn')
-        if cleaner.startswith('cpc') and 'features' not in d:
-            raise ValueError(f"--cleaner {cleaner} needs features in {a.outputs}; without them use gmm_agn or gmm_awr")
+        if 'features' in CLEANERS[cleaner].reads and 'features' not in d:
+            raise ValueError(f"--cleaner {cleaner} needs features in {a.outputs}; without them use one of {', '.join(_featureless())}")
         mask, q = find_label_issues(d['labels'], d['pred_probs'], d.get('features'), d.get('losses'), cleaner=cleaner,
                                     filter_by=a.filter_by, score=a.score, threshold=a.threshold, return_clean_probs=True, seed=a.seed)
         write_issues(out, q, d['labels'], cleaner, mask)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import matplotlib.pyplot as plt
 from sklearn.metrics import confusion_matrix
-from .data import FMNIST_CLASSES, atomic_write, _weights_only_refusal
+from .data import FMNIST_CLASSES, atomic_write, weights_only_refusal
 from .checks import as_tensor, check_labels, check_fraction, check_choice, check_finite, special_file
 
 # %% auto #0
@@ -451,7 +451,7 @@ def load_human_labels(path,                   # CIFAR-10_human.pt or CIFAR-100_h
         with torch.serialization.safe_globals(allowed): data = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         raise ValueError(f"{path}: refused, it holds objects other than label arrays (nothing in it ran); "
-                         f"torch says: {_weights_only_refusal(e)}") from None
+                         f"torch says: {weights_only_refusal(e)}") from None
     if not isinstance(data, dict): raise ValueError(f"{path} should hold a dict of label arrays, got {type(data).__name__}")
     if key not in data: raise ValueError(f"key {key!r} not in {path}; available keys: {sorted(data)}")
     return torch.from_numpy(_label_array(data[key], name=f'{path}[{key!r}]'))

@@ -15,16 +15,17 @@ try: import fcntl  # the output-folder lock (Linux, macOS)
 except ImportError: fcntl = None
 
 # %% auto #0
-__all__ = ['SMALL_DATASETS', 'FILE_DATASETS', 'VAL_SPLITS', 'log', 'FILE_SETUP', 'CPC_CLEANERS', 'METRIC_COLUMNS', 'RUN_FILES',
-           'SAMPLES_CSV_MAX', 'CHECKPOINT_KEYS', 'TrainConfig', 'TensorSource', 'FileSource', 'noise_origin',
-           'load_data', 'eval_sources', 'balanced_sample', 'TrainingError', 'seed_everything', 'RunExistsError',
-           'RunLockedError', 'epochs_done', 'check_device', 'Trainer']
+__all__ = ['SMALL_DATASETS', 'FILE_DATASETS', 'VAL_SPLITS', 'USUAL_RANGES', 'log', 'FILE_SETUP', 'RUN_FILES', 'SAMPLES_CSV_MAX',
+           'CHECKPOINT_KEYS', 'TrainConfig', 'field_choices', 'TensorSource', 'FileSource', 'noise_origin', 'load_data',
+           'eval_sources', 'balanced_sample', 'TrainingError', 'classifiers', 'metric_columns', 'seed_everything',
+           'RunExistsError', 'RunLockedError', 'epochs_done', 'check_device', 'Trainer']
 
 # %% ../nbs/07_train.ipynb #9614c655
 SMALL_DATASETS = ('cifar10', 'cifar100', 'fashion_mnist')  # held on the device as uint8 tensors
 FILE_DATASETS = ('clothing1m', 'webvision')  # image files read by DataLoader workers
 VAL_SPLITS = {'clothing1m': 'val'}  # data sets with a clean validation split (for `select_on_val`)
 _KIND = {str: 'a string', int: 'an integer', float: 'a finite number', bool: 'a bool (True or False)'}
+USUAL_RANGES = dict(lr=(1e-4, 0.5), T=(0.05, 5.), lambda_u=(0., 1000.), weight_decay=(0., 0.01), alpha_p=(0., 100.))  # far beyond the paper's and DivideMix's values; a run may go there, and a non-finite loss names them
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -74,9 +75,7 @@ class TrainConfig:
     num_workers:int=4            # DataLoader workers for the image-file data sets
 
     def __post_init__(self):
-        from cpc.cleaner import CLEANERS
-        from cpc.models import MODELS
-        from cpc.noise import NOISE_MODES, check_human_key
+        from cpc.noise import check_human_key
         for f in fields(self):  # types first: a string or a bool where a number belongs is refused by name
             v, t = getattr(self, f.name), {'str': str, 'int': int, 'float': float, 'bool': bool}[f.type]
             flag = isinstance(v, (bool, np.bool_))  # a bool is an int to Python, not to a config
@@ -86,10 +85,7 @@ class TrainConfig:
             elif t is str and isinstance(v, str): v = str(v)
             else: raise ValueError(f"{f.name}={v!r}: expected {_KIND[t]}")
             object.__setattr__(self, f.name, v)  # numpy scalars become Python numbers (a checkpoint holds plain types only)
-        known = dict(cleaner=CLEANERS, model=tuple(MODELS), noise_mode=tuple(NOISE_MODES) + ('real', 'human'),
-                     dataset=SMALL_DATASETS + FILE_DATASETS, precision=('auto', 'bf16', 'fp32'), channels_last=('auto', 'on', 'off'),
-                     fuse_views=('auto', 'on', 'off'), cuda_graphs=('auto', 'on', 'off'))
-        for f, ok in known.items():
+        for f, ok in field_choices().items():
             if getattr(self, f) not in ok: raise ValueError(f"{f}={getattr(self, f)!r}: expected one of {ok}")
         if not 0 <= self.noise_rate <= 1: raise ValueError(f"noise_rate={self.noise_rate}: expected a value in [0, 1]")
         if self.noise_mode == 'human': check_human_key(self.dataset, self.human_key)
@@ -111,6 +107,10 @@ class TrainConfig:
             if not getattr(self, f) > 0: raise ValueError(f"{f}={getattr(self, f)}: expected a value > 0")
         for f in ('weight_decay', 'lambda_u', 'alpha_p'):
             if getattr(self, f) < 0: raise ValueError(f"{f}={getattr(self, f)}: expected a value >= 0")
+        big = float(torch.finfo(torch.float32).max)  # the networks and losses compute in float32 (bf16 has the same range)
+        for f in ('lr', 'lambda_u', 'weight_decay', 'alpha', 'alpha_p'):
+            if getattr(self, f) > big: raise ValueError(f"{f}={getattr(self, f)}: expected at most {big:.4g}, the largest float32")
+        if self.T < 1 / big: raise ValueError(f"T={self.T}: expected at least {1 / big:.4g}; sharpening raises probabilities to the power 1/T")
         if self.labeled_rows_only and self.lambda_u != 0:
             raise ValueError(f"labeled_rows_only=True drops the unlabeled rows, so it needs lambda_u=0, got lambda_u={self.lambda_u}")
         if self.loss_history and self.num_batches:
@@ -123,7 +123,7 @@ class TrainConfig:
                              f"got {self.dataset!r}")
 
     @property
-    def lr_drop_epoch(self)->int: return self.lr_drop or self.epochs // 2
+    def lr_drop_epoch(self)->int: return self.lr_drop or max(self.epochs // 2, 1)  # a one-epoch run trains at `lr`
     @property
     def warmup_batch(self)->int: return self.warmup_batch_size or 2 * self.batch_size
     @property
@@ -135,18 +135,33 @@ class TrainConfig:
         "Step schedule: `lr` until `lr_drop_epoch`, then a tenth."
         return self.lr * (0.1 if epoch >= self.lr_drop_epoch else 1.)
 
+    def unusual(self)->list:
+        "Settings outside `USUAL_RANGES`, as 'field=value (usual lo to hi)': what a non-finite loss names as its likely cause."
+        return [f"{f}={getattr(self, f):g} (usual {lo:g} to {hi:g})" for f, (lo, hi) in USUAL_RANGES.items()
+                if not lo <= getattr(self, f) <= hi]
+
     def diff(self, other:'TrainConfig')->dict:
         "Fields whose values differ, as {name: (self's, other's)}."
         return {f.name: (getattr(self, f.name), getattr(other, f.name)) for f in fields(self)
                 if getattr(self, f.name) != getattr(other, f.name)}
 
+def field_choices()->dict:
+    "The config fields that take one of a few names, and those names (the cleaners and models read from their registries)."
+    from cpc.cleaner import CLEANERS
+    from cpc.models import MODELS
+    from cpc.noise import NOISE_MODES
+    return dict(cleaner=tuple(CLEANERS), model=tuple(MODELS), noise_mode=tuple(NOISE_MODES) + ('real', 'human'),
+                dataset=SMALL_DATASETS + FILE_DATASETS, precision=('auto', 'bf16', 'fp32'), channels_last=('auto', 'on', 'off'),
+                fuse_views=('auto', 'on', 'off'), cuda_graphs=('auto', 'on', 'off'))
+
 # %% ../nbs/07_train.ipynb #99e4824a
-from .data import TensorData, load_dataset, stratified_subset, Clothing1M, WebVision, ImageNetVal, atomic_write, _weights_only_refusal
+from .data import TensorData, load_dataset, stratified_subset, Clothing1M, WebVision, ImageNetVal, atomic_write, weights_only_refusal
+from .data import csv_cell, stale_temp_files
 from .noise import noisy_labels, noise_file_name, noise_report, load_human_labels, HUMAN_LABELS, save_noise_file, noise_origin_path
 from .augment import normalize, weak_augment, strong_augment, large_image_transform
 from .models import create_model
 from .gmm import LossHistory
-from .cleaner import CleanerBank, CLEANERS, PrototypeCleaner
+from .cleaner import CleanerBank, CLEANERS
 from .issues import finder_losses
 from .mixmatch import draw_mix, linear_rampup
 from .step import ssl_step, ce_step, GraphStep, capture_cuda_graph
@@ -321,11 +336,17 @@ def _autocast(device, bf16:bool):
     "bf16 autocast on `device` when `bf16`, else a no-op context (no weight cache: a CUDA graph must record every cast)."
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=False)
 
-CPC_CLEANERS = ('cpc_agn', 'cpc_awr')
-METRIC_COLUMNS = (['epoch', 'lr', 'test_acc', 'test_top5', 'imagenet_top1', 'imagenet_top5', 'val_acc_a', 'val_acc_b']
-                  + [f'{m}_{c}' for c in CLEANERS for m in ('auc', 'precision', 'recall')]
-                  + [f'proto_acc_{c}' for c in CPC_CLEANERS] + [f'{m}_{c}' for c in CPC_CLEANERS for m in ('kl', 'agree')]
-                  + ['labeled_a', 'labeled_b', 'seconds'])
+def classifiers()->list:
+    "The registered cleaners whose learned state also classifies (`predict`): the prototype cleaners."
+    return [c.name for c in CLEANERS.values() if c.state is not None and hasattr(c.state, 'predict')]
+
+def metric_columns()->list:
+    "The columns of metrics.csv, read from the cleaner registry: every cleaner's AUC, precision and recall, each prototype classifier's accuracy, each taught cleaner's KL and agreement with its teacher (Fig. 4)."
+    taught = [c.name for c in CLEANERS.values() if c.teacher]
+    return (['epoch', 'lr', 'test_acc', 'test_top5', 'imagenet_top1', 'imagenet_top5', 'val_acc_a', 'val_acc_b']
+            + [f'{m}_{c}' for c in CLEANERS for m in ('auc', 'precision', 'recall')]
+            + [f'proto_acc_{c}' for c in classifiers()] + [f'{m}_{c}' for c in taught for m in ('kl', 'agree')]
+            + ['labeled_a', 'labeled_b', 'seconds'])
 
 # %% ../nbs/07_train.ipynb #008b47e4
 def seed_everything(seed:int):
@@ -355,9 +376,20 @@ class RunLockedError(RuntimeError):
 RUN_FILES = ('checkpoint.pt', 'metrics.csv', 'result.json', 'auc.png', 'samples.csv', 'samples.npz')  # a run's files besides its noise file
 
 def epochs_done(out)->int:
-    "How many epochs the run in folder `out` has finished (rows of its metrics.csv; 0 when there is none)."
-    m = Path(out)/'metrics.csv'
+    "How many epochs the run in folder `out` has finished: those its checkpoint.pt holds (where --resume goes on), else the rows of its metrics.csv."
+    ckpt, m = Path(out)/'checkpoint.pt', Path(out)/'metrics.csv'
+    if ckpt.is_file():  # a kill between the checkpoint and the metrics.csv write leaves metrics.csv an epoch behind
+        try: return len(torch.load(ckpt, weights_only=True, map_location='cpu', mmap=True)['history'])  # mmap: reads no weights
+        except (OSError, RuntimeError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError): pass  # damaged: --resume says so
     return max(len(m.read_text().splitlines()) - 1, 0) if m.is_file() else 0
+
+def _why_no_folder(path:Path, e:OSError)->str:
+    "Why the output folder `path` could not be made, in words: a symbolic link to nowhere or in a loop is named as one."
+    if path.is_symlink():
+        try: os.stat(path)
+        except OSError as s: return f"it is a symbolic link to {os.readlink(path)!r}, which " + ('loops' if s.errno == errno.ELOOP else 'does not exist')
+    if path.exists() and not path.is_dir(): return "a file of that name exists"
+    return e.strerror or str(e)
 
 def _lock_folder(path:Path)->int|None:
     "Take an exclusive OS lock on the folder `path` (it dies with the process); RunLockedError if another run holds it."
@@ -418,14 +450,14 @@ class Trainer:
                  allow_pickle=False, # noise_mode='human': open the CIFAR-N label file (a pickle; only label arrays are admitted)
                 ):
         self._lock = None
-        if not str(out).strip(): raise ValueError(f"out={str(out)!r}: expected a folder path")
+        if not isinstance(out, (str, os.PathLike)) or not str(out).strip(): raise ValueError(f"out={out!r}: expected a folder path")
         self.cfg, self.out = cfg, Path(out)
         device = check_device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))  # before anything is read or written
         self.rank, self.world, self.device = init_distributed(device)  # (0, 1, device) without torchrun
         self.verbose = verbose and self.rank == 0
         self.ckpt, made = self.out/'checkpoint.pt', not self.out.exists()
         try: self.out.mkdir(parents=True, exist_ok=True)
-        except OSError as e: raise ValueError(f"out={str(out)!r}: cannot create the output folder ({e.strerror})") from None
+        except OSError as e: raise ValueError(f"out={str(out)!r}: cannot create the output folder ({_why_no_folder(self.out, e)})") from None
         try: tempfile.TemporaryFile(dir=self.out).close()  # a real write: os.access says yes to root on read-only folders
         except OSError as e: raise ValueError(f"out={str(out)!r}: the folder is not writable ({e.strerror})") from None
         try:
@@ -494,6 +526,8 @@ class Trainer:
         self._check_disk(replaced)
         if self.rank == 0:  # every check has passed: the first writes (only rank 0 deletes, so the other ranks' look is harmless)
             for f in replaced: (self.out/f).unlink(missing_ok=True)
+            mine = list(RUN_FILES) + ([] if self.noise_file is None else [self.noise_file.name, noise_origin_path(self.noise_file).name])
+            for f in stale_temp_files(self.out, mine): f.unlink(missing_ok=True)  # what a kill in the middle of a write left
             if self.noise_file is not None and not noise_found:
                 save_noise_file(self.noise_file, self.train.labels, origin=noise_origin(cfg), clean=true)
             barrier()  # the other ranks now read the noise file
@@ -547,12 +581,12 @@ class Trainer:
             raise ValueError(f"model={cfg.model!r}: the two networks cannot be allocated on {self.device} "
                              f"({type(e).__name__}: {str(e).strip().splitlines()[0][:160]})") from None
         D = self.nets[0].feat_dim
-        with torch.device('meta'): probe = PrototypeCleaner(K, D, dim=cfg.cpc_dim, device='meta')  # counts, allocates nothing
-        weights = sum(p.numel() for p in probe.proj.parameters()) + probe.prototypes.numel()
-        need = 4 * (2 * len(CPC_CLEANERS) * 3 * weights + 2 * len(self.train) * cfg.cpc_dim)  # weights, gradients, momentum; N x d embeddings
+        with torch.device('meta'): probe = CleanerBank(K, D, dim=cfg.cpc_dim, device='meta')  # counts, allocates nothing
+        weights = sum(p.numel() for p in probe.parameters())
+        need = 4 * (2 * 3 * weights + 2 * len(self.train) * cfg.cpc_dim)  # two banks' weights, gradients, momentum; N x d embeddings
         free = _free_memory(self.device)
         if free is not None and need > free:
-            raise ValueError(f"cpc_dim={cfg.cpc_dim}: the four prototype cleaners need about {need / 2**30:,.1f} GiB on {self.device} "
+            raise ValueError(f"cpc_dim={cfg.cpc_dim}: the prototype cleaners of both networks need about {need / 2**30:,.1f} GiB on {self.device} "
                              f"(weights, gradients, momentum and the embeddings of {len(self.train)} samples), {free / 2**30:,.1f} GiB "
                              "are free; expected a smaller cpc_dim (the paper's is 128)")
         self.opts = [torch.optim.SGD(n.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -655,7 +689,7 @@ def evaluate(self:Trainer,
     "Top-1 and top-5 accuracy of the networks' summed logits, and the CPC prototypes as classifiers (section 5.3)."
     src, nets = source or self.test, nets or self.nets
     for n in nets: n.eval()
-    use = [c for c in CPC_CLEANERS if protos and nets is self.nets and all(b[c].num_updates for b in self.banks)]
+    use = [c for c in classifiers() if protos and nets is self.nets and all(b[c].num_updates for b in self.banks)]
     hits = torch.zeros(2 + len(use), device=self.device)
     for b, (x,) in src.batches(rank_share(torch.arange(len(src)), self.rank, self.world), ('plain',), self.cfg.eval_batch_size):
         logits, feats = zip(*(self._fwd(n, x) for n in nets))
@@ -666,7 +700,7 @@ def evaluate(self:Trainer,
             hits[2 + j] += sum((bank[c].predict(f).to(y.device) == y).sum() for bank, f in zip(self.banks, feats)) / 2
     acc = (all_sum(hits) / len(src)).tolist()
     return dict(top1=acc[0], top5=acc[1], **{f'proto_acc_{c}': acc[2 + use.index(c)] if c in use else math.nan
-                                            for c in CPC_CLEANERS})
+                                            for c in classifiers()})
 
 # %% ../nbs/07_train.ipynb #aab0c5b6
 def _cycle(trainer, idx, kinds, batch_size):
@@ -728,24 +762,32 @@ def last_good(self:Trainer)->str:
 
 @patch
 def _fail(self:Trainer, epoch:int, what:str):
-    "Stop with an error naming the epoch and the last good checkpoint."
-    raise TrainingError(f"non-finite {what} at epoch {epoch}; last good checkpoint: {self.last_good()}")
+    "Stop with an error naming the epoch, the unusual settings that may have caused it, and the last good checkpoint."
+    odd = self.cfg.unusual()
+    raise TrainingError(f"non-finite {what} at epoch {epoch}" + (f" (unusual settings: {', '.join(odd)})" if odd else '')
+                        + f"; last good checkpoint: {self.last_good()}")
 
 @patch
 def _active_cleaner(self:Trainer, epoch:int)->tuple:
     "The cleaner whose split trains the networks at `epoch`, and its threshold (the prototype warm-up rule)."
-    c = self.cfg.cleaner
-    if c.startswith('cpc') and epoch < self.cfg.warmup_epochs + self.cfg.proto_warmup_epochs: c = 'gmm' + c[3:]
-    return c, self._threshold(c)
+    c = CLEANERS[self.cfg.cleaner]
+    name = c.teacher if c.teacher and epoch < self.cfg.warmup_epochs + self.cfg.proto_warmup_epochs else c.name
+    return name, self._threshold(name)
 
 @patch
 def _threshold(self:Trainer, cleaner:str)->float:
-    "`tau` for the CPC cleaners, `p_threshold` for the GMM ones."
-    return self.cfg.tau if cleaner.startswith('cpc') else self.cfg.p_threshold
+    "The value of the config field that splits `cleaner`: `tau` for the CPC cleaners, `p_threshold` for the others."
+    return getattr(self.cfg, CLEANERS[cleaner].threshold)
+
+@patch
+def _shown_classifier(self:Trainer)->str:
+    "The prototype classifier whose predictions samples.csv shows: the run's cleaner if it classifies, else one it teaches, else the first."
+    own = [c for c in classifiers() if self.cfg.cleaner in (c, CLEANERS[c].teacher)]
+    return (own or classifiers())[0]
 
 @patch
 def clean_step(self:Trainer, epoch:int)->list:
-    "Eval pass of each network (on its own fresh sample when `num_batches` is set), then all four cleaners on it: a list of two (indices, {cleaner: q(z=0)})."
+    "Eval pass of each network (on its own fresh sample when `num_batches` is set), then every cleaner on it: a list of two (indices, {cleaner: q(z=0)})."
     out, self.samples = [], []
     for k in range(2):
         ev = self.eval_pass(k, self._epoch_sample(self.cfg.num_batches * self.cfg.batch_size))
@@ -758,17 +800,17 @@ def clean_step(self:Trainer, epoch:int)->list:
             q = {c: v.to(self.device) for c, v in q.items()}
             self.banks[k].load_state_dict(bank)
         conf, pred = ev['probs'].max(1)
-        proto = self.banks[k]['cpc' + self.cfg.cleaner[3:]].predict(ev['features'])  # the CPC of the run's GMM family
+        proto = self.banks[k][self._shown_classifier()].predict(ev['features'])
         self.samples.append(dict(idx=ev['idx'], q=q, loss=ev['losses'], pred=pred, conf=conf, proto=proto))  # for `write_samples`
         out.append((ev['idx'], q))
     return out
 
 @patch
 def _cleaner_row(self:Trainer, scored:list)->dict:
-    "AUC, precision and recall of every cleaner against the true clean mask; KL and agreement of each CPC with its GMM (Fig. 4). Means over the two networks."
+    "AUC, precision and recall of every cleaner against the true clean mask; KL and agreement of each taught cleaner with its teacher (Fig. 4). Means over the two networks."
     row = {}
-    for c in CPC_CLEANERS:  # needs no true labels
-        g = 'gmm' + c[3:]
+    for c in (c for c in CLEANERS if CLEANERS[c].teacher):  # needs no true labels
+        g = CLEANERS[c].teacher
         row[f'kl_{c}'] = float(np.mean([bernoulli_kl(q[g], q[c]) for _, q in scored]))
         row[f'agree_{c}'] = float(np.mean([agreement(q[g], q[c], self._threshold(g), self._threshold(c)) for _, q in scored]))
     for c in CLEANERS:
@@ -819,7 +861,7 @@ def run_epoch(self:Trainer, epoch:int)->dict:
         row.update(imagenet_top1=inet['top1'], imagenet_top5=inet['top5'])
     if cfg.select_on_val: row.update(self.validate(epoch))
     row.update(seconds=time.time() - t0)
-    return {c: row.get(c, math.nan) for c in METRIC_COLUMNS}
+    return {c: row.get(c, math.nan) for c in metric_columns()}
 
 # %% ../nbs/07_train.ipynb #8fbb3906
 SAMPLES_CSV_MAX = 200_000  # above this many samples the per-sample table is written as samples.npz
@@ -835,7 +877,7 @@ def sample_table(self:Trainer)->dict:
     def full(vals, idx, fill, dtype):
         col = np.full(N, fill, dtype=dtype); col[idx.cpu().numpy()] = vals.detach().cpu().numpy(); return col
     for k, s in enumerate(self.samples):
-        for c in CLEANERS: cols[f'q_{c}_{"ab"[k]}'] = full(s['q'][c], s['idx'], np.nan, np.float32)
+        for c, q in s['q'].items(): cols[f'q_{c}_{"ab"[k]}'] = full(q, s['idx'], np.nan, np.float32)
     for k, s in enumerate(self.samples):
         peer = self.samples[1 - k]
         if 'labeled' in peer: cols[f'labeled_{"ab"[k]}'] = full(peer['labeled'].to(torch.int8), peer['idx'], -1, np.int8)
@@ -857,9 +899,9 @@ def write_samples(self:Trainer)->Path|None:
         else:
             with open(tmp, 'w', newline='') as f:
                 w = csv.writer(f)
-                w.writerow(cols)
+                w.writerow(map(csv_cell, cols))
                 fmt = [(lambda v: f'{v:.5g}') if a.dtype.kind == 'f' else str for a in cols.values()]
-                w.writerows([g(v) for g, v in zip(fmt, row)] for row in zip(*[a.tolist() for a in cols.values()]))
+                w.writerows([csv_cell(g(v)) for g, v in zip(fmt, row)] for row in zip(*[a.tolist() for a in cols.values()]))  # keys: never a formula
     return path
 
 # %% ../nbs/07_train.ipynb #f9d84dca
@@ -896,8 +938,8 @@ def save(self:Trainer):
     try:
         self.write_samples()
         with atomic_write(self.out/'metrics.csv') as tmp, open(tmp, 'w', newline='') as f:
-            w = csv.DictWriter(f, METRIC_COLUMNS)
-            w.writeheader(); w.writerows(self.history)
+            w = csv.DictWriter(f, metric_columns())
+            w.writeheader(); w.writerows({k: csv_cell(v) for k, v in r.items()} for r in self.history)
     except (OSError, RuntimeError) as e:
         raise TrainingError(f"cannot write the per-sample table or metrics.csv in {self.out}: {_write_failure(e, self.out)}; "
                             f"last good checkpoint: {self.last_good()}") from None
@@ -923,11 +965,13 @@ def _checkpoint_problem(saved:dict, cfg:TrainConfig)->str|None:
 def _load_checkpoint(self:Trainer)->dict:
     "Read `checkpoint.pt` (tensors and plain containers only) and refuse it when it is damaged or its config differs."
     if not self.ckpt.exists(): raise FileNotFoundError(f"resume: no checkpoint at {self.ckpt}")
+    if not self.ckpt.is_file():  # a FIFO would block the read forever
+        raise ValueError(f"resume: {self.ckpt} is not a regular file (a folder, FIFO or device); expected the checkpoint a run wrote")
     damaged = f"checkpoint {self.ckpt} is damaged or not a cpc checkpoint"
     try: saved = torch.load(self.ckpt, weights_only=True, map_location='cpu')
     except pickle.UnpicklingError as e:
         raise ValueError(f"{damaged}: it holds objects other than tensors and plain containers, so it was not loaded "
-                         f"(nothing in it ran): {_weights_only_refusal(e)}") from None
+                         f"(nothing in it ran): {weights_only_refusal(e)}") from None
     except Exception as e: raise ValueError(f"{damaged} ({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''})") from None
     if not isinstance(saved, dict) or any(k not in saved for k in CHECKPOINT_KEYS):
         raise ValueError(f"{damaged}: expected the keys {CHECKPOINT_KEYS}")

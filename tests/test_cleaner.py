@@ -85,7 +85,7 @@ def test_bad_input(case, call, msg):
 def test_cleaner_bank_all_four(case, tmp_path):
     bank = CleanerBank(4, 16, dim=8)
     qs = bank.step(case.losses, case.labels, case.probs, case.features, lr=0.02)
-    assert tuple(qs) == CLEANERS
+    assert tuple(qs) == tuple(CLEANERS)
     for q in qs.values(): assert q.shape == (200,) and torch.isfinite(q).all() and ((q >= 0) & (q <= 1)).all()
     torch.save(bank.state_dict(), tmp_path/'b.pt')
     other = CleanerBank(4, 16, dim=8, seed=3)

@@ -1,0 +1,64 @@
+"The cleaner registry is the one place a cleaner is defined: one registered in a test reaches every path, and the package keeps one-way imports."
+import ast, csv, subprocess, sys
+from pathlib import Path
+import numpy as np, pytest, torch
+from cpc.cleaner import CLEANERS, CleanerBank, register_cleaner, check_cleaner, synthetic_case
+from cpc.train import TrainConfig, Trainer, metric_columns
+from cpc.issues import find_label_issues
+from cpc.diagnostics import plot_auc_curves
+
+PKG = Path(__file__).resolve().parents[1]/'cpc'
+
+@pytest.fixture
+def margin_cleaner():
+    "A sixth cleaner, defined and registered here only: q = the softmax margin of the given label over the best other class, mapped to [0, 1]."
+    @register_cleaner('margin_test', reads=('labels', 'probs'))
+    def margin_score(ev, taught, state):
+        py = ev.probs.gather(1, ev.labels[:, None]).squeeze(1)
+        other = ev.probs.scatter(1, ev.labels[:, None], -1.).max(1).values
+        return (1 + py - other) / 2
+    yield 'margin_test'
+    del CLEANERS['margin_test']
+
+def test_registered_cleaner_reaches_bank_finder_and_columns(margin_cleaner):
+    case = synthetic_case(num_classes=4, n_per_class=50, feat_dim=8)
+    assert check_cleaner(margin_cleaner) == margin_cleaner
+    q = CleanerBank(4, 8, dim=4).step(case.losses, case.labels, case.probs, case.features)
+    assert list(q)[-1] == margin_cleaner and ((q[margin_cleaner] >= 0) & (q[margin_cleaner] <= 1)).all()
+    assert {f'auc_{margin_cleaner}', f'precision_{margin_cleaner}', f'recall_{margin_cleaner}'} <= set(metric_columns())
+    flagged = find_label_issues(case.labels, case.probs, cleaner=margin_cleaner)  # no features needed: it reads none
+    assert flagged.shape == (200,) and 0 < flagged.sum() < 200
+
+def test_registered_cleaner_trains_and_is_scored(margin_cleaner, fmnist_dir, tmp_path):
+    cfg = TrainConfig(dataset='fashion_mnist', model='small_cnn', noise_mode='sym', noise_rate=0.5, epochs=2, warmup_epochs=1,
+                      batch_size=16, eval_batch_size=64, cleaner=margin_cleaner)
+    rows = Trainer(cfg, data=fmnist_dir, out=tmp_path, device='cpu', verbose=False).fit()
+    assert 0 <= rows[-1][f'auc_{margin_cleaner}'] <= 1 and rows[-1]['labeled_a'] > 0
+    with open(tmp_path/'samples.csv') as f: assert f'q_{margin_cleaner}_a' in next(csv.reader(f))
+    plot_auc_curves(tmp_path/'metrics.csv').savefig(tmp_path/'auc.png')  # Fig. 3 reads every auc_ column
+
+def test_unknown_registrations_are_refused():
+    with pytest.raises(ValueError, match="its teacher 'nope' is not registered"): register_cleaner('x', ('features',), teacher='nope')
+    with pytest.raises(ValueError, match="expected one of"): TrainConfig(cleaner='margin_test')
+
+def test_confident_is_defined_in_one_module_only():
+    "The fifth cleaner's name appears in cleaner.py (where it is registered) and in no other module of the package."
+    holders = [p.name for p in PKG.glob('*.py') if p.name != '_modidx.py' and "'confident'" in p.read_text()]
+    assert holders == ['cleaner.py'], holders
+
+def _imports(path:Path):
+    "(module, name) for every `from X import name` of a module file, X resolved to a cpc module name."
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            mod = node.module if node.level == 0 else f"cpc.{node.module}"
+            if mod.startswith('cpc'):
+                for a in node.names: yield mod, a.name
+
+def test_no_module_imports_a_private_name_of_another():
+    bad = [f"{p.name}: from {m} import {n}" for p in sorted(PKG.glob('*.py')) for m, n in _imports(p)
+           if n.startswith('_') and m != f"cpc.{p.stem}"]
+    assert not bad, bad
+
+def test_cli_lists_every_registered_cleaner():
+    help_text = subprocess.run([sys.executable, '-m', 'cpc.cli', '--help'], capture_output=True, text=True).stdout
+    assert all(c in help_text for c in CLEANERS), help_text[-2000:]
