@@ -52,17 +52,17 @@ def test_cifar_batch_with_shared_nested_labels_is_refused_at_once(tmp_path):
     root = write_cifar_fixture(tmp_path, 'cifar10', n_train=50, n_test=10)
     batch = root/'cifar-10-batches-py'/'data_batch_1'
     d = pickle_load(batch)
-    d[b'labels'] = [0] * 9 + [shared_nest(26)]
+    d[b'labels'] = [0] * 9 + [shared_nest(20)]
     pickle_dump(batch, d)
     assert batch.stat().st_size < 100_000
     t = time.perf_counter()
     with pytest.raises(DatasetLayoutError, match=r"data_batch_1: 'labels' holds list values that are not all integers .*; item 9 is a list; expected a flat list of integers"):
         load_cifar(root)
     assert time.perf_counter() - t < 5
-    d[b'labels'] = shared_nest(26)  # the whole label entry nested
+    d[b'labels'] = shared_nest(20)  # the whole label entry nested
     pickle_dump(batch, d)
     with pytest.raises(DatasetLayoutError, match="item 0 is a list; expected a flat list of integers"): load_cifar(root)
-    d[b'labels'], d[b'data'] = [0] * 10, shared_nest(26)  # the pixels as nested lists instead of an array
+    d[b'labels'], d[b'data'] = [0] * 10, shared_nest(20)  # the pixels as nested lists instead of an array
     pickle_dump(batch, d)
     with pytest.raises(DatasetLayoutError, match="'data' is a list; expected a uint8 numpy array"): load_cifar(root)
 
@@ -70,14 +70,14 @@ def test_cifar_meta_with_shared_nested_names_is_refused(tmp_path):
     root = write_cifar_fixture(tmp_path, 'cifar10', n_train=50, n_test=10)
     meta = root/'cifar-10-batches-py'/'batches.meta'
     d = pickle_load(meta)
-    d[b'label_names'] = d[b'label_names'][:9] + [shared_nest(26)]
+    d[b'label_names'] = d[b'label_names'][:9] + [shared_nest(20)]
     pickle_dump(meta, d)
     with pytest.raises(DatasetLayoutError, match="'label_names' holds list values that are not all strings .*; item 9 is a list; expected a flat list of strings"):
         load_cifar(root)
 
 def test_human_labels_with_shared_nested_lists_are_refused_at_once(tmp_path):
     path = tmp_path/'CIFAR-10_human.pt'
-    torch.save({'aggre_label': [1, 2, shared_nest(26)]}, path)
+    torch.save({'aggre_label': [1, 2, shared_nest(20)]}, path)
     assert path.stat().st_size < 10_000
     t = time.perf_counter()
     with pytest.raises(ValueError, match=r"aggre_label'\] must be a flat list of numbers \(1-D\), but item 2 is a list"):
@@ -87,9 +87,9 @@ def test_human_labels_with_shared_nested_lists_are_refused_at_once(tmp_path):
 def test_nested_lists_deeper_than_expected_are_refused_without_expanding():
     t = time.perf_counter()
     with pytest.raises(ValueError, match=r'labels must be a flat list of numbers \(1-D\), but item 0 is a list'):
-        check_labels(shared_nest(40))
+        check_labels(shared_nest(20))
     with pytest.raises(ValueError, match=r'probs must be a list of rows of numbers \(2-D\)'):
-        as_tensor([[0.5, shared_nest(40)]], 'probs', 2)
+        as_tensor([[0.5, shared_nest(20)]], 'probs', 2)
     assert time.perf_counter() - t < 1
     assert as_tensor([[0.5, 0.5]] * 3, 'probs', 2).shape == (3, 2)  # one row shared three times is fine
 
