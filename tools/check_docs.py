@@ -1,6 +1,6 @@
 """Checks of the processed notebooks (`_proc/`, written by `nbdev.serve.proc_nbs`) for what would render wrong.
 
-Quarto cannot be installed on our machines, so CI cannot build the site; this reads what Quarto would be given and fails on:
+This reads what Quarto is given (tools/browser_check.py then checks what it renders, in a browser) and fails on:
 a markdown link inside a signature code block, a heading ending in ' -' that would render, an exported function, class or
 public method with no doc entry or out of source order, a dataclass or NamedTuple field without a comment (its doc entry's
 table would have no meaning), stored outputs that hold a temporary path, a traceback or anything written to stderr, a stored
