@@ -252,6 +252,21 @@ def test_no_room_for_the_noise_file_leaves_no_origin_record(tmp_path, monkeypatc
         save_noise_file(path, Y200, origin=dict(seed=0), clean=Y200)
     assert sorted(os.listdir(tmp_path)) == []  # neither the record nor a temp file is left
 
+def test_no_room_for_the_noise_file_in_cpc_train_is_one_line(fmnist_dir, tmp_path, capsys, monkeypatch):
+    import contextlib, cpc.noise
+    real = cpc.noise.atomic_write
+    @contextlib.contextmanager
+    def no_inode(path):  # the origin record is written, the labels file gets no inode
+        if Path(path).name == '0.5_sym.json': raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        with real(path) as tmp: yield tmp
+    monkeypatch.setattr(cpc.noise, 'atomic_write', no_inode)
+    out = tmp_path/'run'
+    code, err = cli(['--preset', 'fmnist-sym50', '--data', str(fmnist_dir), '--train_subset', '40', '--test_subset', '20', '--epochs', '2',
+                     '--warmup_epochs', '1', '--batch_size', '16', '--device', 'cpu', '--out', str(out)], capsys)
+    assert code == 2 and 'Traceback' not in err and len(err.strip().splitlines()) <= 2, err
+    assert f"cannot write noise file {out/'0.5_sym.json'}: No space left on device" in err, err
+    assert not (out/'0.5_sym.origin.json').exists() and not (out/'0.5_sym.json').exists()
+
 # ---------------------------------------------------------------- API inputs
 
 def test_gmm_refuses_empty_non_finite_and_out_of_range_input():
