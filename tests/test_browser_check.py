@@ -5,7 +5,7 @@ import pytest, yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/'tools'))
-from browser_check import MATHJAX_CDN, MATHJAX_DIR, CHROMIUM, check_site, pages, report, tex_left
+from browser_check import MATHJAX_CDN, MATHJAX_DIR, CHROMIUM, check_site, heading_left, pages, report, tex_left
 
 def test_tex_left():
     assert tex_left("so $^2 = $ reg_covar is added") == ['so $^2 = $ reg_covar is added']  # two dollars, one piece
@@ -13,6 +13,12 @@ def test_tex_left():
     far = tex_left(f"{long} \\frac{{a}} {long} $q(z') = $ {long}")  # far apart: two pieces, each with its context
     assert len(far) == 2 and '\\frac{a}' in far[0] and "$q(z') = $" in far[1] and all(len(t) < 70 for t in far)
     assert tex_left("p_threshold and cpc_awr/count, 40% noise (a -> b)") == []
+
+def test_heading_left():
+    assert heading_left("## Normalisation") == ['## Normalisation']
+    assert heading_left("for them large_image_transform gives the PIL pipelines.\n## Normalisation") == ['## Normalisation']
+    assert heading_left("pipelines. ### Projection head") == ['### Projection head']
+    assert heading_left("issue # 3, C# and #5; a #tag") == []
 
 def test_report():
     assert report({'a.html': [], 'b.html': ['wide table', 'JavaScript error: x', 'wide table']}) == ['b.html: wide table (x2) | JavaScript error: x']
@@ -36,7 +42,7 @@ GOOD = HEAD + ('<section id="fits"><p>The mean <span class="math inline">\\(x^2\
                '<pre style="overflow-x:auto">short line</pre></section></main></body></html>')
 BAD = HEAD + ('<section id="wide"><table style="width:900px"><tr><td>x</td></tr></table></section>'
               '<section id="scroll"><pre style="overflow-x:auto;white-space:pre">' + 'a long output line ' * 20 + '</pre></section>'
-              '<p>so $^2 = $ reg_covar</p><p>## Normalisation</p><p><span class="math inline">\\(\\frac{1}\\)</span></p>'
+              '<p>so $^2 = $ reg_covar</p><p>the PIL pipelines.\n## Normalisation</p><p><span class="math inline">\\(\\frac{1}\\)</span></p>'
               '<img src="missing.png"><script>not_a_function()</script></main></body></html>')
 
 def _browser_missing()->str:

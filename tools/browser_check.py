@@ -18,6 +18,7 @@ from pathlib import Path
 MATHJAX_CDN = re.compile(r'^https?://[^/]+/npm/mathjax@3(?:\.[\d.]+)?/(.+?)(?:\?.*)?$')  # the address Quarto's pages load MathJax from
 MATHJAX_DIR = Path.home()/'.cache'/'cpc-docs-npm'/'node_modules'/'mathjax'
 CHROMIUM = ('/usr/lib/chromium/chromium', '/usr/bin/chromium')  # Debian's binary, then its wrapper script
+HEADING = re.compile(r'(?:^|\n)[ \t]*#{1,6} \S[^\n]*|(?<=\s)#{2,6} \S[^\n]*')  # what is left of a markdown heading
 TEX = re.compile(r'\$|\\(?:[A-Za-z]{2,}|[{}_^,;!])')  # what is left of TeX that Pandoc did not read as math
 
 def pages(site:Path)->list:
@@ -32,6 +33,10 @@ def tex_left(text:str)->list:
         if spans and a <= spans[-1][1]: spans[-1][1] = b
         else: spans.append([a, b])
     return [text[a:b].strip() for a, b in spans]
+
+def heading_left(text:str)->list:
+    "Markdown headings printed as text: `#`s and a space opening the text or a line, or two to six `#`s after a space (Pandoc needs a blank line before a heading)."
+    return [m.group(0).strip()[:60] for m in HEADING.finditer(text)]
 
 def chromium_path()->str:
     "Debian's chromium binary, or an error naming the package to install."
@@ -75,14 +80,13 @@ _LAYOUT_JS = r"""() => {
   return out;
 }"""
 
-# Runs in the page: text a reader sees outside code and typeset math, one string per text node, and paragraphs that start like a markdown heading.
+# Runs in the page: the text a reader sees outside code and typeset math, one string per text node.
 _TEXT_JS = r"""() => {
   const main = document.querySelector('main#quarto-document-content') || document.querySelector('main') || document.body;
   const skip = 'pre, code, script, style, mjx-container, .sourceCode, kbd, samp, textarea, .cell-output-stdout, .cell-output-stderr';
   const out = [], w = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
   for (let n = w.nextNode(); n; n = w.nextNode()) if (n.textContent.trim() && !n.parentElement.closest(skip)) out.push(n.textContent);
-  const heads = [...main.querySelectorAll('p')].map(p => p.textContent.trim()).filter(t => /^#{1,6} /.test(t));
-  return [out, heads];
+  return out;
 }"""
 
 async def check_page(page, url:str, shot:Path, timeout_ms:int=60_000)->list:
@@ -99,7 +103,7 @@ async def check_page(page, url:str, shot:Path, timeout_ms:int=60_000)->list:
         await page.evaluate("() => (window.MathJax && MathJax.startup && MathJax.startup.promise) ? MathJax.startup.promise.then(() => true) : true")
         await page.evaluate("() => document.fonts ? document.fonts.ready.then(() => true) : true")
         merr = await page.evaluate("() => [...document.querySelectorAll('mjx-merror')].map(e => e.getAttribute('data-mjx-error') || e.textContent)")
-        texts, heads = await page.evaluate(_TEXT_JS)
+        texts = await page.evaluate(_TEXT_JS)
         layout = await page.evaluate(_LAYOUT_JS)
         shot.parent.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(shot), full_page=True)
@@ -107,7 +111,7 @@ async def check_page(page, url:str, shot:Path, timeout_ms:int=60_000)->list:
         for k, f in handlers.items(): page.remove_listener(k, f)
     out = failed + errors + [f"MathJax error: {m[:120]!r}" for m in merr]
     out += [f"TeX source in the text: {t!r}" for s in texts for t in tex_left(s)]
-    out += [f"markdown heading printed as text: {h[:80]!r}" for h in heads]
+    out += [f"markdown heading printed as text: {h!r}" for s in texts for h in heading_left(s)]
     return out + layout
 
 async def _route(route, base:str, mathjax:Path):
