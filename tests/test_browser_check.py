@@ -13,6 +13,7 @@ def test_tex_left():
     far = tex_left(f"{long} \\frac{{a}} {long} $q(z') = $ {long}")  # far apart: two pieces, each with its context
     assert len(far) == 2 and '\\frac{a}' in far[0] and "$q(z') = $" in far[1] and all(len(t) < 70 for t in far)
     assert tex_left("p_threshold and cpc_awr/count, 40% noise (a -> b)") == []
+    assert tex_left("torch.Tensor \\| None") == ['torch.Tensor \\| None']
 
 def test_heading_left():
     assert heading_left("## Normalisation") == ['## Normalisation']
@@ -42,7 +43,7 @@ GOOD = HEAD + ('<section id="fits"><p>The mean <span class="math inline">\\(x^2\
                '<pre style="overflow-x:auto">short line</pre></section></main></body></html>')
 BAD = HEAD + ('<section id="wide"><table style="width:900px"><tr><td>x</td></tr></table></section>'
               '<section id="scroll"><pre style="overflow-x:auto;white-space:pre">' + 'a long output line ' * 20 + '</pre></section>'
-              '<p>so $^2 = $ reg_covar</p><p>the PIL pipelines.\n## Normalisation</p><p><span class="math inline">\\(\\frac{1}\\)</span></p>'
+              '<p>so $^2 = $ reg_covar, run with \u2013allow_pickle, pages 3\u20135</p><p>the PIL pipelines.\n## Normalisation</p><p><span class="math inline">\\(\\frac{1}\\)</span></p>'
               '<img src="missing.png"><script>not_a_function()</script></main></body></html>')
 
 def _browser_missing()->str:
@@ -61,7 +62,8 @@ def test_check_site(tmp_path):
     assert res['index.html'] == []  # typeset math, code, a fitting image, table and output, refused outside requests: no problem
     bad = '\n'.join(res['bad.html'])
     for want in ['missing.png answered 404', 'JavaScript error: not_a_function is not defined', 'MathJax error',
-                 "TeX source in the text: 'so $^2 = $ reg_covar'", "markdown heading printed as text: '## Normalisation'",
+                 "TeX source in the text: 'so $^2 = $ reg_covar",
+                 "an option printed with an en-dash (a copied command fails): '\u2013allow_pickle'", "markdown heading printed as text: '## Normalisation'",
                  'table in #wide is 900 px wide in a 600 px column', 'pre in #scroll scrolls']:
         assert want in bad, f"{want!r} not in:\n{bad}"
     assert sorted(p.name for p in (tmp_path/'shots').iterdir()) == ['bad.png', 'index.png']

@@ -4,10 +4,11 @@ The site is served on 127.0.0.1 by a python http.server in a thread and each pag
 `chromium` (never a browser Playwright downloads) at 1,400 px, with MathJax answered from npm's `mathjax@3` in place of
 the CDN the pages name (every other outside request is refused: the check runs offline). A page has a problem when:
 a request to the local server fails or answers 4xx/5xx, JavaScript throws or logs an error, MathJax marks an error
-(`mjx-merror`), TeX source is left in the text (a `$` or a `\\command` outside code and typeset math, or a markdown
-heading printed as a paragraph), or a figure, table, output or code block is wider than its column, sticking out of it
-or needing a horizontal scroll bar to be read (the whole page scrolling sideways counts too). A full-page screenshot of
-every page goes to the shots folder. Prints one line per page with a problem (`page: what | what ...`) and exits 1 if any.
+(`mjx-merror`), TeX source is left in the text (a `$`, a `\\command` or a `\\|` outside code and typeset math), a
+markdown heading is printed as text, an option's `--` became an en-dash, or a figure, table, output or code block is
+wider than its column, sticking out of it or needing a sideways scroll bar to be read (the whole page scrolling sideways
+counts too). A full-page screenshot of every page goes to the shots folder. Prints one line per page with a problem
+(`page: what | what ...`) and exits 1 if any.
 Usage: python tools/browser_check.py [_docs] [--shots _docs_shots] [--chromium PATH] [--mathjax DIR] [--width 1400] [--pages a.html ...]
 Needs: apt-get install chromium; PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 pip install playwright;
        npm install --prefix ~/.cache/cpc-docs-npm mathjax@3   (the default --mathjax is that folder's node_modules/mathjax)
@@ -19,7 +20,8 @@ MATHJAX_CDN = re.compile(r'^https?://[^/]+/npm/mathjax@3(?:\.[\d.]+)?/(.+?)(?:\?
 MATHJAX_DIR = Path.home()/'.cache'/'cpc-docs-npm'/'node_modules'/'mathjax'
 CHROMIUM = ('/usr/lib/chromium/chromium', '/usr/bin/chromium')  # Debian's binary, then its wrapper script
 HEADING = re.compile(r'(?:^|\n)[ \t]*#{1,6} \S[^\n]*|(?<=\s)#{2,6} \S[^\n]*')  # what is left of a markdown heading
-TEX = re.compile(r'\$|\\(?:[A-Za-z]{2,}|[{}_^,;!])')  # what is left of TeX that Pandoc did not read as math
+TEX = re.compile(r'\$|\\(?:[A-Za-z]{2,}|[{}_^,;!|*()\[\]])')  # what is left of TeX (or of a markdown escape) that Pandoc did not read
+DASHED = re.compile(r'(?:^|(?<=[\s(\[]))\u2013[a-z][\w-]*')  # an option such as --help that Pandoc turned into an en-dash
 
 def pages(site:Path)->list:
     "The HTML pages of the built site under `site`, as paths relative to it (Quarto's own `site_libs` left out)."
@@ -112,6 +114,7 @@ async def check_page(page, url:str, shot:Path, timeout_ms:int=60_000)->list:
     out = failed + errors + [f"MathJax error: {m[:120]!r}" for m in merr]
     out += [f"TeX source in the text: {t!r}" for s in texts for t in tex_left(s)]
     out += [f"markdown heading printed as text: {h!r}" for s in texts for h in heading_left(s)]
+    out += [f"an option printed with an en-dash (a copied command fails): {m.group(0)!r}" for s in texts for m in DASHED.finditer(s)]
     return out + layout
 
 async def _route(route, base:str, mathjax:Path):
