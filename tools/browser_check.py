@@ -147,7 +147,7 @@ def check_site(site:Path, shots:Path, chromium:str=None, mathjax:Path=MATHJAX_DI
     site, shots, mathjax = Path(site), Path(shots), Path(mathjax)
     if not (site/'index.html').is_file(): raise FileNotFoundError(f"browser_check: {site}/index.html does not exist; build the site first (nbdev_docs)")
     if not (mathjax/'es5'/'tex-chtml-full.js').is_file():
-        raise FileNotFoundError(f"browser_check: no MathJax 3 at {mathjax}; expected npm's mathjax@3 there (npm install --prefix {mathjax.parents[1]} mathjax@3)")
+        raise FileNotFoundError(f"browser_check: no MathJax 3 at {mathjax}; expected npm's mathjax@3 package folder (npm install --prefix DIR mathjax@3 writes DIR/node_modules/mathjax)")
     chromium = chromium or chromium_path()
     srv, base = serve(site)
     try: return asyncio.run(_check_all(base, list(only or pages(site)), shots, chromium, mathjax, width, workers))
@@ -174,7 +174,8 @@ if __name__ == '__main__':
     ap.add_argument('--workers', type=int, default=2, help='pages open at a time')
     a = ap.parse_args()
     t0 = time.time()
-    res = check_site(Path(a.site), Path(a.shots), a.chromium, Path(a.mathjax), a.width, a.pages, a.workers)
+    try: res = check_site(Path(a.site), Path(a.shots), a.chromium, Path(a.mathjax), a.width, a.pages, a.workers)
+    except FileNotFoundError as e: sys.exit(str(e))
     for line in report(res): print(line)
     n = sum(map(bool, res.values()))
     print(f"browser check: {len(res)} pages in {time.time() - t0:.0f} s, {n} with problems; screenshots in {a.shots}/")
