@@ -40,11 +40,11 @@ HEAD = ('<html><head><meta charset="utf-8"><script src="https://cdn.jsdelivr.net
         '<body style="margin:0"><main class="content" id="quarto-document-content" style="width:600px">')
 GOOD = HEAD + ('<section id="fits"><p>The mean <span class="math inline">\\(x^2\\)</span> and code <code>$HOME \\frac</code>.</p>'
                '<img src="dot.svg" width="500" height="20"><table style="width:500px"><tr><td>p_threshold</td></tr></table>'
-               '<pre style="overflow-x:auto">short line</pre></section></main></body></html>')
+               '<pre style="overflow-x:auto">short line</pre><a href="bad.html#wide">a table</a> <a href="./#fits">here</a></section></main></body></html>')
 BAD = HEAD + ('<section id="wide"><table style="width:900px"><tr><td>x</td></tr></table></section>'
               '<section id="scroll"><pre style="overflow-x:auto;white-space:pre">' + 'a long output line ' * 20 + '</pre></section>'
               '<p>so $^2 = $ reg_covar, run with \u2013allow_pickle, pages 3\u20135</p><p>the PIL pipelines.\n## Normalisation</p><p><span class="math inline">\\(\\frac{1}\\)</span></p>'
-              '<img src="missing.png"><script>not_a_function()</script></main></body></html>')
+              '<img src="missing.png"><a href="index.html#gone">x</a> <a href="nowhere.html">y</a><script>not_a_function()</script></main></body></html>')
 
 def _browser_missing()->str:
     "Why the browser test cannot run here, or '' when Playwright, Chromium and MathJax are all installed."
@@ -64,7 +64,8 @@ def test_check_site(tmp_path):
     for want in ['missing.png answered 404', 'JavaScript error: not_a_function is not defined', 'MathJax error',
                  "TeX source in the text: 'so $^2 = $ reg_covar",
                  "an option printed with an en-dash (a copied command fails): '\u2013allow_pickle'", "markdown heading printed as text: '## Normalisation'",
-                 'table in #wide is 900 px wide in a 600 px column', 'pre in #scroll scrolls']:
+                 'table in #wide is 900 px wide in a 600 px column', 'pre in #scroll scrolls',
+                 "link to an anchor index.html does not have: 'index.html#gone'", "link to a file the site does not have: 'nowhere.html'"]:
         assert want in bad, f"{want!r} not in:\n{bad}"
     assert sorted(p.name for p in (tmp_path/'shots').iterdir()) == ['bad.png', 'index.png']
 

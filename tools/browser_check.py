@@ -2,18 +2,18 @@
 
 The site is served on 127.0.0.1 by a python http.server in a thread and each page is opened by Playwright in Debian's
 `chromium` (never a browser Playwright downloads) at 1,400 px, with MathJax answered from npm's `mathjax@3` in place of
-the CDN the pages name (every other outside request is refused: the check runs offline). A page has a problem when:
-a request to the local server fails or answers 4xx/5xx, JavaScript throws or logs an error, MathJax marks an error
-(`mjx-merror`), TeX source is left in the text (a `$`, a `\\command` or a `\\|` outside code and typeset math), a
-markdown heading is printed as text, an option's `--` became an en-dash, or a figure, table, output or code block is
-wider than its column, sticking out of it or needing a sideways scroll bar to be read (the whole page scrolling sideways
-counts too). A full-page screenshot of every page goes to the shots folder. Prints one line per page with a problem
-(`page: what | what ...`) and exits 1 if any.
+the CDN the pages name (every other outside request is refused: the check runs offline). A page has a problem when: a
+request to the local server fails or answers 4xx/5xx, a local link points at a file or #anchor the site lacks, JavaScript
+throws or logs an error, MathJax marks an error (`mjx-merror`), TeX source is left in the text (a `$`, a `\\command` or
+a `\\|` outside code and typeset math), a markdown heading is printed as text, an option's `--` became an en-dash, or a
+figure, table, output or code block is wider than its column, sticking out of it or needing a sideways scroll bar to be
+read (the whole page scrolling sideways counts too). A full-page screenshot of every page goes to the shots folder.
+Prints one line per page with a problem (`page: what | what ...`) and exits 1 if any.
 Usage: python tools/browser_check.py [_docs] [--shots _docs_shots] [--chromium PATH] [--mathjax DIR] [--width 1400] [--pages a.html ...]
 Needs: apt-get install chromium; PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 pip install playwright;
        npm install --prefix ~/.cache/cpc-docs-npm mathjax@3   (the default --mathjax is that folder's node_modules/mathjax)
 """
-import argparse, asyncio, functools, http.server, os, re, shutil, sys, threading, time
+import argparse, asyncio, functools, http.server, os, re, shutil, sys, threading, time, urllib.parse
 from pathlib import Path
 
 MATHJAX_CDN = re.compile(r'^https?://[^/]+/npm/mathjax@3(?:\.[\d.]+)?/(.+?)(?:\?.*)?$')  # the address Quarto's pages load MathJax from
@@ -91,8 +91,8 @@ _TEXT_JS = r"""() => {
   return out;
 }"""
 
-async def check_page(page, url:str, shot:Path, timeout_ms:int=60_000)->list:
-    "Open `url` in the Playwright (async) `page`, wait for MathJax, write a full-page screenshot to `shot`, and return its problems."
+async def check_page(page, url:str, shot:Path, found:dict=None, timeout_ms:int=60_000)->list:
+    "Open `url` in the Playwright (async) `page`, wait for MathJax, write a full-page screenshot to `shot`, and return its problems; its local links and element ids go into `found`."
     errors, failed, local = [], [], '/'.join(url.split('/', 3)[:3]) + '/'
     on_err = lambda e: errors.append(f"JavaScript error: {str(e).splitlines()[0][:160]}")
     on_console = lambda m: errors.append(f"console error: {m.text[:160]}") if m.type == 'error' and 'Failed to load resource' not in m.text else None
@@ -107,6 +107,7 @@ async def check_page(page, url:str, shot:Path, timeout_ms:int=60_000)->list:
         merr = await page.evaluate("() => [...document.querySelectorAll('mjx-merror')].map(e => e.getAttribute('data-mjx-error') || e.textContent)")
         texts = await page.evaluate(_TEXT_JS)
         layout = await page.evaluate(_LAYOUT_JS)
+        if found is not None: found.update(await page.evaluate(_LINKS_JS, local))
         shot.parent.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(shot), full_page=True)
     finally:
@@ -117,6 +118,23 @@ async def check_page(page, url:str, shot:Path, timeout_ms:int=60_000)->list:
     out += [f"an option printed with an en-dash (a copied command fails): {m.group(0)!r}" for s in texts for m in DASHED.finditer(s)]
     return out + layout
 
+# Runs in the page: the local links (resolved, once each) and the ids an anchor can point at.
+_LINKS_JS = r"""(local) => ({links: [...new Set([...document.querySelectorAll('a[href]')].map(a => a.href).filter(h => h.startsWith(local)))],
+                             ids: [...document.querySelectorAll('[id], a[name]')].map(e => e.id || e.getAttribute('name'))})"""
+
+def link_problems(site:Path, base:str, found:dict)->dict:
+    "{page: [problems]} for local links, from each checked page's `found` links: a file the site lacks, or an #anchor its page lacks."
+    out = {}
+    for rel, f in found.items():
+        for h in f.get('links', []):
+            path, _, frag = urllib.parse.unquote(h[len(base):]).partition('#')
+            path = path.split('?')[0]
+            if path == '' or path.endswith('/'): path += 'index.html'
+            if not (site/path).is_file(): out.setdefault(rel, []).append(f"link to a file the site does not have: {h[len(base):]!r}")
+            elif frag and path in found and frag not in found[path].get('ids', []):
+                out.setdefault(rel, []).append(f"link to an anchor {path} does not have: {h[len(base):]!r}")
+    return out
+
 async def _route(route, base:str, mathjax:Path):
     "Local requests go to the server, MathJax's CDN address to the npm copy, anything else is refused (the check runs offline)."
     u = route.request.url
@@ -124,10 +142,10 @@ async def _route(route, base:str, mathjax:Path):
     if (m := MATHJAX_CDN.match(u)) and (f := mathjax/m.group(1)).is_file(): return await route.fulfill(path=str(f))
     await route.abort()
 
-async def _check_all(base:str, names:list, shots:Path, chromium:str, mathjax:Path, width:int, workers:int)->dict:
-    "Check the pages `names` under `base` with `workers` browser tabs at a time; {page: [problems]}."
+async def _check_all(site:Path, base:str, names:list, shots:Path, chromium:str, mathjax:Path, width:int, workers:int)->dict:
+    "Check the pages `names` of `site` (served at `base`) with `workers` browser tabs at a time, then their links; {page: [problems]}."
     from playwright.async_api import async_playwright
-    todo, res = list(names), {}
+    todo, res, found = list(names), {}, {}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium, headless=True)
         ctx = await browser.new_context(viewport={'width': width, 'height': 900})
@@ -136,11 +154,13 @@ async def _check_all(base:str, names:list, shots:Path, chromium:str, mathjax:Pat
             page = await ctx.new_page()
             while todo:
                 rel = todo.pop(0)
-                res[rel] = await check_page(page, base + rel, shots/(rel.replace('/', '__').removesuffix('.html') + '.png'))
+                found[rel] = {}
+                res[rel] = await check_page(page, base + rel, shots/(rel.replace('/', '__').removesuffix('.html') + '.png'), found[rel])
             await page.close()
         await asyncio.gather(*[tab() for _ in range(workers)])
         await browser.close()
-    return {k: res[k] for k in names}
+    links = link_problems(site, base, found)
+    return {k: res[k] + links.get(k, []) for k in names}
 
 def check_site(site:Path, shots:Path, chromium:str=None, mathjax:Path=MATHJAX_DIR, width:int=1400, only:list=None, workers:int=2)->dict:
     "Every page of `site` (or those named in `only`) checked in headless Chromium at `width` px: {page: [problems]}, screenshots written to `shots`."
@@ -150,7 +170,7 @@ def check_site(site:Path, shots:Path, chromium:str=None, mathjax:Path=MATHJAX_DI
         raise FileNotFoundError(f"browser_check: no MathJax 3 at {mathjax}; expected npm's mathjax@3 package folder (npm install --prefix DIR mathjax@3 writes DIR/node_modules/mathjax)")
     chromium = chromium or chromium_path()
     srv, base = serve(site)
-    try: return asyncio.run(_check_all(base, list(only or pages(site)), shots, chromium, mathjax, width, workers))
+    try: return asyncio.run(_check_all(site, base, list(only or pages(site)), shots, chromium, mathjax, width, workers))
     finally: srv.shutdown()
 
 def report(res:dict)->list:
