@@ -356,8 +356,9 @@ def _main(argv):
     except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: one line, what was kept
         print(f"cpc_train: {why(e)}; last good checkpoint: {trainer.last_good()}", file=sys.stderr)
         return code(e)
-    except Exception as e:  # inside training: one line, exit code 1, and where to resume from
-        print(f"cpc_train: error: {e if isinstance(e, TrainingError) else f'{one_line(e)}; last good checkpoint: {trainer.last_good()}'}",
+    except Exception as e:  # inside training: one line, exit code 1, the settings that may have caused it, and where to resume from
+        odd = f" (unusual settings: {', '.join(cfg.unusual())})" if cfg.unusual() else ''  # a TrainingError names them itself
+        print(f"cpc_train: error: {e if isinstance(e, TrainingError) else f'{one_line(e)}{odd}; last good checkpoint: {trainer.last_good()}'}",
               file=sys.stderr)
         return 1
     if trainer.rank == 0:  # under torchrun, rank 0 writes the files and reports
@@ -367,7 +368,8 @@ def _main(argv):
         ssl = [r['epoch'] for r in history if r['epoch'] >= cfg.warmup_epochs]
         if ssl and all(r['labeled_a'] == r['labeled_b'] == 0 for r in history[ssl[0]:]):
             print(f"cpc_train: warning: no DivideMix step ran: the split of every epoch from {ssl[0]} to {ssl[-1]} labeled no sample "
-                  f"(labeled 0/0), so the networks trained only in the {cfg.warmup_epochs} warm-up epoch(s); warm up longer "
+                  f"(labeled 0/0), so the networks " + (f"trained only in the {cfg.warmup_epochs} warm-up epoch(s)" if cfg.warmup_epochs
+                                                          else "did not train at all") + "; warm up longer "
                   f"(--warmup_epochs) or lower the threshold (--p_threshold {cfg.p_threshold}, --tau {cfg.tau})", file=sys.stderr)
     if torch.distributed.is_initialized():  # the ranks leave together: a rank that tears gloo down while rank 0 still plots can abort
         torch.distributed.barrier(); torch.distributed.destroy_process_group()
