@@ -54,7 +54,7 @@ def replay(path, lr_mult=1., **knobs)->dict:
               weight_decay=cfg.weight_decay) | BASE | knobs
     feat_dim = z['evals'][0]['features'].shape[1]
     banks = [CleanerBank(10, feat_dim, p_threshold=cfg.p_threshold, seed=cfg.seed + 2 * k, **kw) for k in range(2)]
-    thr, rows = {c: cfg.tau if c.startswith('cpc') else cfg.p_threshold for c in CLEANERS}, []
+    thr, rows = {c: getattr(cfg, CLEANERS[c].threshold) for c in CLEANERS}, []
     for ev in z['evals']:
         idx = ev['idx']
         q = banks[ev['k']].step(ev['losses'], z['labels'][idx], ev['probs'], ev['features'], lr=cfg.lr_at(ev['epoch']) * lr_mult)

@@ -85,6 +85,10 @@ def prototype_losses(logits:torch.Tensor, # similarities v'_i c_k (N, K), from p
 # %% ../nbs/05_cpc.ipynb #e1471dd0
 PROTO_INITS = ('mean', 'random')
 
+def _chunked(f, v:torch.Tensor, chunk:int=8192)->torch.Tensor:
+    "`f` applied to `v` in chunks of rows, concatenated (bounds the memory of N x d embeddings)."
+    return torch.cat([f(v[i:i + chunk]) for i in range(0, len(v), chunk)])
+
 def _checked_features(features, feat_dim:int, device)->torch.Tensor:
     "Features as a finite float32 (N, feat_dim) tensor on `device`, detached; ValueError naming what is wrong."
     v = as_tensor(features, 'features', 2)
@@ -149,16 +153,16 @@ class PrototypeCleaner:
         return prototype_logits(self.proj(v / self.feat_scale), self.prototypes, self.normalize, self.scale)
 
     @torch.no_grad()
-    def _all_logits(self, v:torch.Tensor, chunk:int=8192)->torch.Tensor:
+    def _all_logits(self, v:torch.Tensor)->torch.Tensor:
         if not len(v): return v.new_zeros(0, self.num_classes)
-        return torch.cat([self.logits(v[i:i + chunk]) for i in range(0, len(v), chunk)])
+        return _chunked(self.logits, v)
 
 # %% ../nbs/05_cpc.ipynb #a03447d1
 @patch
 @torch.no_grad()
 def _init_prototypes(self:PrototypeCleaner, v, y, clean):
     "c_k = mean of g(v) over the X^GMM samples labelled k; classes without one keep their random c_k."
-    emb = torch.cat([self.proj(v[i:i + 8192] / self.feat_scale) for i in range(0, len(v), 8192)])
+    emb = _chunked(lambda x: self.proj(x / self.feat_scale), v)
     if self.normalize: emb = F.normalize(emb, dim=1)
     yc = y[clean]
     sums = torch.zeros_like(self.prototypes).index_add_(0, yc, emb[clean])

@@ -162,6 +162,11 @@ def _ranks(*keys:np.ndarray)->np.ndarray:
     r[np.lexsort(keys[::-1])] = np.arange(len(r)) / len(r)
     return r
 
+def _label_margin(p:np.ndarray, y:np.ndarray)->tuple:
+    "p_y of each sample and its normalized margin p_y - max_{k != y} p_k."
+    py = p[np.arange(len(y)), y]
+    return py, py - np.where(np.arange(p.shape[1]) == y[:, None], -np.inf, p).max(1)
+
 def issue_scores(q:np.ndarray, # a cleaner's clean probability q(z=0) (N,)
                  labels:np.ndarray, # given labels (N,)
                  pred_probs:np.ndarray, # predicted probabilities (N, K)
@@ -169,11 +174,10 @@ def issue_scores(q:np.ndarray, # a cleaner's clean probability q(z=0) (N,)
                 )->np.ndarray: # float64 (N,) in [0, 1): low = likely wrong
     "The finder's score of each label: the rank of the cleaner's clean probability (ties broken by p_y), or its mean with the rank of the model's margin p_y - max_{k != y} p_k."
     check_choice(score, SCORES, 'score')
-    py = pred_probs[np.arange(len(labels)), labels]
+    py, margin = _label_margin(pred_probs, labels)
     s = _ranks(q, py)
     if score == 'clean_prob': return s
-    other = np.where(np.arange(pred_probs.shape[1]) == labels[:, None], -np.inf, pred_probs).max(1)
-    return (s + _ranks(py - other)) / 2
+    return (s + _ranks(margin)) / 2
 
 # %% ../nbs/05a_issues.ipynb #261375e0
 def _featureless()->tuple:
@@ -236,9 +240,8 @@ def find_label_issues(labels, # given labels (N,), integers in [0, K)
     _collapse_warning(cleaner, issues, y, p)
     if return_indices_ranked_by is None: out = issues
     else:
-        py = p[np.arange(len(y)), y]
-        other = np.where(np.arange(p.shape[1]) == y[:, None], -np.inf, p).max(1)
-        key = {'score': s, 'clean_prob': q, 'self_confidence': py, 'normalized_margin': py - other}[return_indices_ranked_by]
+        py, margin = _label_margin(p, y)
+        key = {'score': s, 'clean_prob': q, 'self_confidence': py, 'normalized_margin': margin}[return_indices_ranked_by]
         idx = np.flatnonzero(issues)
         out = idx[np.argsort(key[idx], kind='stable')]
     return (out, {**qs, 'score': s}) if return_clean_probs else out

@@ -409,7 +409,7 @@ def check_device(device, # 'cpu', 'cuda', 'cuda:1', ... or a torch.device
     if d.type == 'cuda' and not torch.cuda.is_available():
         raise ValueError(f"device={str(d)!r}: CUDA is not available on this machine; expected 'cpu'")
     try: ok, why = torch.arange(4, device=d).add(1).sum().item() == 10, 'wrong result'
-    except Exception as e: ok, why = False, f"{type(e).__name__}: {str(e).strip().split('. ')[0].splitlines()[0][:160]}"
+    except Exception as e: ok, why = False, _error_line(e)
     if not ok: raise ValueError(f"device={str(d)!r}: a test tensor operation failed there ({why}); expected a device "
                                 "that works on this machine: cpu, or cuda / cuda:N with a GPU")
     return d
@@ -428,13 +428,17 @@ def _tensor_bytes(obj)->int:
     if isinstance(obj, (list, tuple)): return sum(map(_tensor_bytes, obj))
     return 0
 
+def _error_line(e:BaseException)->str:
+    "'Type: first line of the message' of `e`, the message cut at 160 characters."
+    return f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:160]}"
+
 def _write_failure(e:BaseException, folder:Path)->str:
     "Why writing into `folder` failed, in words: 'no space left on device' when the disk is full (torch's own text never says so)."
     try: free = shutil.disk_usage(folder).free
     except OSError: free = None
     if getattr(e, 'errno', None) == errno.ENOSPC or (free is not None and free < 16 << 20):
         return "no space left on device" + (f" ({free / 2**20:.1f} MiB free)" if free is not None else '')
-    return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+    return _error_line(e)
 
 class Trainer:
     "Two networks trained with DivideMix and the cleaner `cfg.cleaner`, checkpointed every epoch."
@@ -579,7 +583,7 @@ class Trainer:
         try: self.nets = [self._make_net(K, self.in_ch) for _ in range(2)]
         except (RuntimeError, MemoryError) as e:  # torch.OutOfMemoryError is a RuntimeError
             raise ValueError(f"model={cfg.model!r}: the two networks cannot be allocated on {self.device} "
-                             f"({type(e).__name__}: {str(e).strip().splitlines()[0][:160]})") from None
+                             f"({_error_line(e)})") from None
         D = self.nets[0].feat_dim
         with torch.device('meta'): probe = CleanerBank(K, D, dim=cfg.cpc_dim, device='meta')  # counts, allocates nothing
         weights = sum(p.numel() for p in probe.parameters())
@@ -598,7 +602,7 @@ class Trainer:
                           for k, n in enumerate(self.nets)]
         except (RuntimeError, MemoryError) as e:
             raise ValueError(f"cpc_dim={cfg.cpc_dim}: the prototype cleaners cannot be allocated on {self.device} "
-                             f"({type(e).__name__}: {str(e).strip().splitlines()[0][:160]})") from None
+                             f"({_error_line(e)})") from None
 
     def _check_disk(self, replaced:list):
         "Refuse to start when the output folder's disk cannot hold one more checkpoint (counting the files `overwrite` replaces)."
@@ -972,7 +976,7 @@ def _load_checkpoint(self:Trainer)->dict:
     except pickle.UnpicklingError as e:
         raise ValueError(f"{damaged}: it holds objects other than tensors and plain containers, so it was not loaded "
                          f"(nothing in it ran): {weights_only_refusal(e)}") from None
-    except Exception as e: raise ValueError(f"{damaged} ({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''})") from None
+    except Exception as e: raise ValueError(f"{damaged} ({_error_line(e)})") from None
     if not isinstance(saved, dict) or any(k not in saved for k in CHECKPOINT_KEYS):
         raise ValueError(f"{damaged}: expected the keys {CHECKPOINT_KEYS}")
     if any(not isinstance(saved[k], (list, tuple)) or len(saved[k]) != 2 for k in ('nets', 'opts', 'banks', 'loss_hist')):
@@ -1011,8 +1015,8 @@ def _restore(self:Trainer, saved:dict):
         _set_rng_state(saved['rng'], self.gen)
         if self.world > 1: self.view_gen.set_state(saved['view_rng'][self.rank])
     except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
-        raise ValueError(f"checkpoint {self.ckpt} is damaged or not a cpc checkpoint ({type(e).__name__}: "
-                         f"{str(e).strip().splitlines()[0] if str(e).strip() else ''})") from None
+        raise ValueError(f"checkpoint {self.ckpt} is damaged or not a cpc checkpoint "
+                         f"({_error_line(e)})") from None
     self.best = saved.get('best', self.best)
     self.history = saved['history']
     self.start_epoch = self.saved_epochs = len(self.history)
