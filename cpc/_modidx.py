@@ -272,7 +272,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                             'cpc.issues._lowest_per_class': ('issues.html#_lowest_per_class', 'cpc/issues.py'),
                             'cpc.issues._numbered': ('issues.html#_numbered', 'cpc/issues.py'),
                             'cpc.issues._ranks': ('issues.html#_ranks', 'cpc/issues.py'),
-                            'cpc.issues._seed': ('issues.html#_seed', 'cpc/issues.py'),
                             'cpc.issues._wrong_counts': ('issues.html#_wrong_counts', 'cpc/issues.py'),
                             'cpc.issues.clean_probs': ('issues.html#clean_probs', 'cpc/issues.py'),
                             'cpc.issues.confident_joint': ('issues.html#confident_joint', 'cpc/issues.py'),

@@ -110,7 +110,7 @@ def wrong_label_counts(labels, # given labels (N,), integers in [0, K)
 FINDER_CPC = dict(dim=32, hidden=None, lr=0.1, batch_size=1024, rescale=False)  # the finder's PrototypeCleaner settings (05c); rescale=False: the features are standardised per column already
 _CPC_OPTIONS = tuple(k for k in inspect.signature(PrototypeCleaner).parameters if k not in ('num_classes', 'feat_dim', 'seed', 'epochs', 'device'))
 
-def _check_options(rounds:int, passes:int, p_threshold:float, cpc_kwargs:dict):
+def _check_options(rounds:int, passes:int, p_threshold:float, cpc_kwargs:dict, seed=0):
     "Refuse bad finder options; an unknown keyword is named with the nearest known one."
     known = ('rounds', 'passes', 'p_threshold', 'seed') + _CPC_OPTIONS
     for k in cpc_kwargs:
@@ -119,6 +119,8 @@ def _check_options(rounds:int, passes:int, p_threshold:float, cpc_kwargs:dict):
             raise ValueError(f"unknown option {k!r}" + (f" (did you mean {near[0]!r}?)" if near else '') + f"; expected one of {known}")
     check_positive_int(rounds=rounds, passes=passes)
     if not 0 < p_threshold < 1: raise ValueError(f"p_threshold={p_threshold}: expected a value in (0, 1)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed={seed!r}: expected an integer in [0, 2**63 - 1], the range torch's generators take")
 
 def clean_probs(labels, # given labels (N,), integers in [0, K)
                 pred_probs, # out-of-sample predicted probabilities (N, K), rows summing to 1
@@ -131,7 +133,7 @@ def clean_probs(labels, # given labels (N,), integers in [0, K)
                 **cpc_kwargs, # passed to `PrototypeCleaner` over FINDER_CPC (dim, hidden, lr, batch_size, ...)
                )->dict: # {cleaner name: q(z=0) as a float64 numpy array (N,)}; without features only the cleaners that read none
     "Every cleaner's clean probability q(z=0) of each sample, from a model's outputs."
-    _check_options(rounds, passes, p_threshold, cpc_kwargs)
+    _check_options(rounds, passes, p_threshold, cpc_kwargs, seed)
     return _clean_probs(*_check_inputs(labels, pred_probs, features, losses), rounds, passes, p_threshold, seed, **cpc_kwargs)
 
 def _clean_probs(y, p, f, l, rounds, passes, p_threshold, seed, **cpc_kwargs)->dict:
@@ -230,7 +232,7 @@ def find_label_issues(labels, # given labels (N,), integers in [0, K)
         raise ValueError(f"return_indices_ranked_by={return_indices_ranked_by!r}: expected None or one of {RANKINGS}")
     if 'features' in CLEANERS[cleaner].reads and features is None:
         raise ValueError(f"cleaner={cleaner!r} needs features (one vector per sample); without them use one of {_featureless()}")
-    _check_options(rounds, passes, p_threshold, cpc_kwargs)
+    _check_options(rounds, passes, p_threshold, cpc_kwargs, seed)
     checked = _check_inputs(labels, pred_probs, features, losses)
     qs = _clean_probs(*checked, rounds, passes, p_threshold, seed, **cpc_kwargs)
     y, p = checked[0].numpy(), checked[1].numpy()
@@ -339,13 +341,6 @@ def console_script(main, # the script's `main(argv) -> exit code`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python flushes stdout once more at exit
         return 141
 
-def _seed(s:str)->int:
-    "A --seed: an integer in [0, 2**63 - 1], the range torch's generators take."
-    try: v = int(s)
-    except ValueError: v = -1
-    if not 0 <= v < 2**63: raise argparse.ArgumentTypeError(f"{s!r}: expected an integer in [0, 2**63 - 1]")
-    return v
-
 def _check_out(out:Path, inp:Path, overwrite:bool):
     "Refuse an --out that is the input however spelled, a folder, an existing file without `overwrite`, or a folder it cannot write."
     if os.path.realpath(out) == os.path.realpath(inp) or (out.exists() and inp.exists() and os.path.samefile(out, inp)):
@@ -377,7 +372,7 @@ def _find_issues(argv:list|None)->int:
     p.add_argument('--threshold', type=float, default=0.5, help="with --filter_by threshold or both: an issue when the clean probability is <= this")
     p.add_argument('--out', help="the ranked CSV to write (default: <outputs>_issues.csv)")
     p.add_argument('--overwrite', action='store_true', help="replace --out if it exists (default: refuse)")
-    p.add_argument('--seed', type=_seed, default=0, help="seed of the prototype cleaners, in [0, 2**63 - 1]")
+    p.add_argument('--seed', type=int, default=0, help="seed of the prototype cleaners, in [0, 2**63 - 1]")
     a = p.parse_args(argv)
     out = Path(a.out or Path(a.outputs).with_name(Path(a.outputs).stem + '_issues.csv'))
     try:

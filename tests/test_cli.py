@@ -96,7 +96,7 @@ def test_help_lists_every_field(capsys):
 
 @pytest.mark.parametrize('argv,msg', [
     (['--preset', 'cifar10-sym55'], "unknown preset 'cifar10-sym55'"),
-    (['--preset', 'fmnist-sym50', '--baseline', 'augdmix'], "unknown preset 'fmnist-sym50-augdmix'"),
+    (['--preset', 'fmnist-sym50', '--baseline', 'augdmix'], "has no augdmix baseline (AugDMix has no Fashion-MNIST preset)"),
     (['--preset', 'cifar10-sym50', '--baseline', 'coteaching'], "baseline='coteaching'"),
     (['--cleaner', 'foo'], "cleaner='foo'"),
     (['--epochs', 'abc'], "--epochs 'abc': expected an integer"),

@@ -195,7 +195,7 @@ def test_weak_trainer_out_none_is_a_value_error(fmnist_dir):
 def test_weak_finder_seed_out_of_range_names_the_option(tmp_path, capsys):
     np.savez(tmp_path/'f.npz', **outputs(features=True))  # features: the prototype cleaners seed torch
     code, _, err = run(cpc_find_issues, [str(tmp_path/'f.npz'), '--seed', str(2**70)], capsys)  # was "Overflow when unpacking long long"
-    assert code == 2 and "--seed: '1180591620717411303424': expected an integer in [0, 2**63 - 1]" in err, err
+    assert code == 2 and "seed=1180591620717411303424: expected an integer in [0, 2**63 - 1]" in err, err
 
 def test_weak_augdmix_baseline_on_fmnist_says_why(capsys):
     code, _, err = run(main, ['--preset', 'fmnist-sym50', '--baseline', 'augdmix'], capsys)  # was "unknown preset 'fmnist-sym50-augdmix'"
