@@ -11,7 +11,7 @@ import numpy as np, torch, torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from .cleaner import CLEANERS
-from .data import atomic_write
+from .data import atomic_write, csv_cell
 from .issues import clean_probs
 from .diagnostics import read_metrics
 from .train import TrainConfig, Trainer, epochs_done
@@ -137,7 +137,7 @@ def write_csv(rows:list, # dicts; the columns are the union of their keys, in fi
     "Write `rows` as a CSV file (atomically)."
     cols = list(dict.fromkeys(k for r in rows for k in r))
     with atomic_write(path) as tmp, open(tmp, 'w', newline='') as f:
-        w = csv.DictWriter(f, cols); w.writeheader(); w.writerows(rows)
+        w = csv.DictWriter(f, cols); w.writeheader(); w.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)  # never a formula
 
 # %% ../nbs/11_bench.ipynb #9e5ff6bb
 def merge_rows(rows:list, # new rows

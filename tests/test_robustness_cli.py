@@ -119,6 +119,9 @@ def test_weak_csv_cells_never_formulas(tmp_path):
     assert [r['key'] for r in rows] == ["'=HYPERLINK(\"http://x\",\"y\")", "'@SUM(A1)", 'images/0.jpg']
     assert [float(r['loss_a']) for r in rows] == pytest.approx([-0.5, 1.25, -3e-7]) and [r['pred_a'] for r in rows] == ['-1', '2', '3']
     assert csv_cell('-0.5') == '-0.5' and csv_cell('-1+2') == "'-1+2" and csv_cell(-0.5) == -0.5
+    from cpc.bench import write_csv  # the benchmark pages' results tables
+    write_csv([dict(name='=cmd|"/c calc"!A1', test_acc=-0.5)], tmp_path/'results.csv')
+    assert list(csv.DictReader(open(tmp_path/'results.csv', newline=''))) == [{'name': '\'=cmd|"/c calc"!A1', 'test_acc': '-0.5'}]
 
 # ---- Weak: the finder's --out is its input, however spelled
 
