@@ -305,7 +305,7 @@ def register_cleaner(name:str, # lower-case letters, digits and '_': it becomes 
                      reads:tuple, # what it reads of the eval pass, some of CLEANER_INPUTS
                      threshold:str='p_threshold', # the config field that splits it: 'p_threshold' or 'tau'
                      teacher:str|None=None, # a registered cleaner whose split teaches it
-                     state:Callable|None=None, # the class of its learned state (e.g. `PrototypeCleaner`); None: it learns nothing
+                     state:Callable|None=None, # the class of its learned state (e.g. PrototypeCleaner); None: it learns nothing
                     ): # a decorator that registers the score function and returns it unchanged
     "Register a score function as the cleaner `name` in `CLEANERS`."
     if not re.fullmatch(r'[a-z][a-z0-9_]*', name): raise ValueError(f"cleaner name {name!r}: expected lower-case letters, digits and '_'")
@@ -368,7 +368,7 @@ class CleanerBank:
                  feat_dim:int|None, # D, size of the backbone features; None: only the cleaners that read no features
                  p_threshold:float=0.5, # a teacher's split X = {q_teacher > p_threshold} that trains each learned cleaner
                  seed:int=0, # the i-th learned cleaner (cpc_agn, cpc_awr) uses `seed + i`
-                 **state_kwargs, # passed to every learned cleaner's state (`PrototypeCleaner`: dim, hidden, alpha_p, device, ...)
+                 **state_kwargs, # passed to every learned cleaner's state (PrototypeCleaner: dim, hidden, alpha_p, device, ...)
                 ):
         check_fraction(p_threshold, 'p_threshold', include_one=False)  # no probability exceeds 1: nothing would be labeled
         if feat_dim is not None: check_positive_int(feat_dim=feat_dim)
@@ -402,7 +402,7 @@ class CleanerBank:
              losses, # per-sample losses of the eval pass (N,)
              labels, # given labels y (N,)
              probs, # softmax outputs p (N, K)
-             features=None, # backbone features v (N, D); needed when the bank has feat_dim
+             features:torch.Tensor|None=None, # backbone features v (N, D); needed when the bank has feat_dim
              history:LossHistory|None=None, # average the normalised losses over its window (90% noise)
              lr:float|None=None, # the network's current learning rate for the learned cleaners
              update:bool=True, # False: score with the current states without training them

@@ -90,8 +90,8 @@ def atomic_write(path, # the file to write (its folder is created)
 # %% ../nbs/00_data.ipynb #43a62910
 import re
 
-def stale_temp_files(folder, # a folder `atomic_write` wrote into
-                     names=None, # only the temporary files of these target names, e.g. ['checkpoint.pt']; None: of any
+def stale_temp_files(folder, # a folder atomic_write wrote into
+                     names:list|None=None, # only the temporary files of these target names, e.g. ['checkpoint.pt']; None: of any
                     )->list: # their paths, sorted
     "The temporary files a killed `atomic_write` left in `folder` (they are never renamed into place)."
     folder = Path(folder)

@@ -8,14 +8,14 @@ import difflib, inspect, warnings
 import numpy as np
 import torch
 from .cleaner import CleanerBank, CLEANERS, PrototypeCleaner, check_cleaner, class_thresholds
-from .gmm import gmm_clean_prob
+from .mixmatch import bounded_ce
 from .data import atomic_write
 from .checks import as_tensor, check_labels, check_probs, check_losses, check_positive_int, check_finite, check_choice
 
 # %% auto #0
-__all__ = ['FINDER_P_FLOOR', 'FINDER_CPC', 'FILTERS', 'SCORES', 'RANKINGS', 'ISSUES_EXAMPLE', 'finder_losses', 'standardize',
-           'confident_joint', 'wrong_label_counts', 'clean_probs', 'issue_scores', 'flag_issues', 'find_label_issues',
-           'read_outputs', 'write_issues', 'console_script', 'cpc_find_issues']
+__all__ = ['FINDER_P_FLOOR', 'FINDER_CPC', 'FILTERS', 'SCORES', 'RANKINGS', 'ISSUES_EXAMPLE', 'standardize', 'confident_joint',
+           'wrong_label_counts', 'clean_probs', 'issue_scores', 'flag_issues', 'find_label_issues', 'read_outputs',
+           'write_issues', 'cpc_find_issues', 'console_script']
 
 # %% ../nbs/05a_issues.ipynb #41b603eb
 def _label_ids(labels):
@@ -58,14 +58,7 @@ def _check_inputs(labels, pred_probs, features, losses)->tuple:
     return y, p, f, l
 
 # %% ../nbs/05a_issues.ipynb #d03660d4
-FINDER_P_FLOOR = 1e-3  # the finder's default loss is the cross-entropy of max(p_y, FINDER_P_FLOOR): at most 6.9
-
-def finder_losses(labels:torch.Tensor, # int64 (N,)
-                  pred_probs:torch.Tensor, # float (N, K)
-                  floor:float=FINDER_P_FLOOR, # the smallest p_y counted: the loss is at most -log(floor)
-                 )->torch.Tensor: # (N,), the dtype of pred_probs
-    "The finder's default per-sample loss: -log max(p_y, 1e-3), the cross-entropy bounded so one confident mistake cannot squash the rest."
-    return -pred_probs.gather(1, labels[:, None]).squeeze(1).clamp_min(floor).log()
+FINDER_P_FLOOR = 1e-3  # the finder's default loss is bounded_ce with this floor: -log max(p_y, 1e-3), at most 6.9
 
 # %% ../nbs/05a_issues.ipynb #f63c5b98
 def standardize(features:torch.Tensor)->torch.Tensor:
@@ -125,7 +118,7 @@ def _check_options(rounds:int, passes:int, p_threshold:float, cpc_kwargs:dict, s
 def clean_probs(labels, # given labels (N,), integers in [0, K)
                 pred_probs, # out-of-sample predicted probabilities (N, K), rows summing to 1
                 features:np.ndarray|None=None, # per-sample features (N, D); needed for the CPC cleaners (standardised here)
-                losses:np.ndarray|None=None, # per-sample losses (N,); None: the bounded cross-entropy of pred_probs (finder_losses)
+                losses:np.ndarray|None=None, # per-sample losses (N,); None: the bounded cross-entropy of pred_probs (bounded_ce)
                 rounds:int=1, # CPC updates, each taught by its GMM's split of the same losses
                 passes:int=5, # passes over the features per update
                 p_threshold:float=0.5, # the GMM split that teaches CPC: q_gmm > p_threshold
@@ -138,7 +131,7 @@ def clean_probs(labels, # given labels (N,), integers in [0, K)
 
 def _clean_probs(y, p, f, l, rounds, passes, p_threshold, seed, **cpc_kwargs)->dict:
     "`clean_probs` on checked inputs (see `_check_inputs`)."
-    if l is None: l = finder_losses(y, p)
+    if l is None: l = bounded_ce(y, p, FINDER_P_FLOOR)
     if float(l.max()) == float(l.min()):
         raise ValueError("every sample has the same loss, so the outputs say nothing about which labels are wrong "
                          "(a constant or uniform pred_probs?): pass out-of-sample outputs of a trained model")
@@ -211,7 +204,7 @@ def _collapse_warning(cleaner:str, issues:np.ndarray, y:np.ndarray, p:np.ndarray
 def find_label_issues(labels, # given labels (N,), integers in [0, K)
                       pred_probs, # out-of-sample predicted probabilities (N, K), rows summing to 1 (as cleanlab's)
                       features:np.ndarray|None=None, # per-sample features (N, D); the CPC cleaners need them
-                      losses:np.ndarray|None=None, # per-sample losses (N,); None: the bounded cross-entropy of pred_probs (finder_losses)
+                      losses:np.ndarray|None=None, # per-sample losses (N,); None: the bounded cross-entropy of pred_probs (bounded_ce)
                       cleaner:str|None=None, # gmm_agn, gmm_awr, cpc_agn or cpc_awr; None: cpc_awr with features, gmm_agn without
                       filter_by:str='count', # 'count': per class, the estimated number of wrong labels (wrong_label_counts) with the lowest score; 'threshold': clean probability <= threshold; 'both': both at once
                       score:str='consensus', # what ranks the samples of a class: 'consensus' (the cleaner's rank averaged with the model's margin's) or 'clean_prob' (the cleaner alone)
@@ -330,17 +323,6 @@ def write_issues(path, q:dict, labels, cleaner:str, issues:np.ndarray):
                                          + [f'{q[c][i]:.6f}' for c in cleaners]))
     except OSError as e: raise OSError(f"cannot write {path}: {e.strerror or e}") from None  # not the temporary file's name
 
-def console_script(main, # the script's `main(argv) -> exit code`
-                   argv:list|None=None, # its arguments (None: sys.argv[1:])
-                  )->int: # the exit code; 141 (128 + SIGPIPE, as Unix tools) when the reader of stdout left early
-    "Run a console script's `main`; a reader that closes stdout early (`cpc_train --list | head -3`) ends it quietly."
-    try:
-        try: return main(argv)
-        finally: sys.stdout.flush()  # what is still buffered fails here, not at interpreter exit
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python flushes stdout once more at exit
-        return 141
-
 def _check_out(out:Path, inp:Path, overwrite:bool):
     "Refuse an --out that is the input however spelled, a folder, an existing file without `overwrite`, or a folder it cannot write."
     if os.path.realpath(out) == os.path.realpath(inp) or (out.exists() and inp.exists() and os.path.samefile(out, inp)):
@@ -360,6 +342,17 @@ def _check_room(out:Path, n:int):
 def cpc_find_issues(argv:list|None=None)->int:
     "Console script: rank the label issues of saved model outputs (see --help)."
     return console_script(_find_issues, argv)
+
+def console_script(main, # the script's `main(argv) -> exit code`
+                   argv:list|None=None, # its arguments (None: sys.argv[1:])
+                  )->int: # the exit code; 141 (128 + SIGPIPE, as Unix tools) when the reader of stdout left early
+    "Run a console script's `main`; a reader that closes stdout early (`cpc_train --list | head -3`) ends it quietly."
+    try:
+        try: return main(argv)
+        finally: sys.stdout.flush()  # what is still buffered fails here, not at interpreter exit
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python flushes stdout once more at exit
+        return 141
 
 def _find_issues(argv:list|None)->int:
     p = argparse.ArgumentParser(prog='cpc_find_issues', epilog=ISSUES_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,

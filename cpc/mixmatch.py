@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['sharpen', 'co_guess', 'co_refine', 'dividemix_targets', 'draw_mix', 'mixmatch_mix', 'linear_rampup', 'mixed_losses',
-           'semi_loss', 'prior_penalty', 'neg_entropy']
+           'semi_loss', 'prior_penalty', 'neg_entropy', 'bounded_ce']
 
 # %% ../nbs/06_mixmatch.ipynb #ea0c23bf
 def _check_T(T):
@@ -171,3 +171,11 @@ def neg_entropy(logits:torch.Tensor, # (N, K) logits
     if logits.dim() != 2: raise ValueError(f"logits must be (N, K), got shape {tuple(logits.shape)}")
     logp = F.log_softmax(logits.float(), dim=1)
     return (logp.exp() * logp).sum(1).mean()
+
+# %% ../nbs/06_mixmatch.ipynb #0a77f0df
+def bounded_ce(labels:torch.Tensor, # int64 (N,)
+               probs:torch.Tensor, # float (N, K), rows summing to 1
+               floor:float=1e-3, # the smallest p_y counted: the loss is at most -log(floor)
+              )->torch.Tensor: # (N,), the dtype of probs
+    "Per-sample cross-entropy of the given label, -log max(p_y, floor): bounded, so one confident mistake cannot squash the rest."
+    return -probs.gather(1, labels[:, None]).squeeze(1).clamp_min(floor).log()

@@ -135,15 +135,15 @@ class TrainConfig:
         "Step schedule: `lr` until `lr_drop_epoch`, then a tenth."
         return self.lr * (0.1 if epoch >= self.lr_drop_epoch else 1.)
 
-    def unusual(self)->list:
-        "Settings outside `USUAL_RANGES`, as 'field=value (usual lo to hi)': what a non-finite loss names as its likely cause."
-        return [f"{f}={getattr(self, f):g} (usual {lo:g} to {hi:g})" for f, (lo, hi) in USUAL_RANGES.items()
-                if not lo <= getattr(self, f) <= hi]
-
     def diff(self, other:'TrainConfig')->dict:
         "Fields whose values differ, as {name: (self's, other's)}."
         return {f.name: (getattr(self, f.name), getattr(other, f.name)) for f in fields(self)
                 if getattr(self, f.name) != getattr(other, f.name)}
+
+    def unusual(self)->list:
+        "Settings outside `USUAL_RANGES`, as 'field=value (usual lo to hi)': what a non-finite loss names as its likely cause."
+        return [f"{f}={getattr(self, f):g} (usual {lo:g} to {hi:g})" for f, (lo, hi) in USUAL_RANGES.items()
+                if not lo <= getattr(self, f) <= hi]
 
 def field_choices()->dict:
     "The config fields that take one of a few names, and those names (the cleaners and models read from their registries)."
@@ -162,8 +162,7 @@ from .augment import normalize, weak_augment, strong_augment, large_image_transf
 from .models import create_model
 from .gmm import LossHistory
 from .cleaner import CleanerBank, CLEANERS
-from .issues import finder_losses
-from .mixmatch import draw_mix, linear_rampup
+from .mixmatch import draw_mix, linear_rampup, bounded_ce
 from .step import ssl_step, ce_step, GraphStep, capture_cuda_graph
 from .diagnostics import cleaner_metrics, bernoulli_kl, agreement
 from .distributed import (init_distributed, rank_share, gather_rows, all_sum, barrier, broadcast_object,
@@ -678,7 +677,7 @@ def eval_pass(self:Trainer, k:int,
     for b, (x,) in self.train.batches(rank_share(idx, self.rank, self.world), ('plain',), self.cfg.eval_batch_size):
         logits, feats = self._fwd(net, x)
         y, p = self.train.labels[b], logits.softmax(1)
-        loss = finder_losses(y, p, self.cfg.loss_floor) if self.cfg.loss_floor else F.cross_entropy(logits, y, reduction='none')
+        loss = bounded_ce(y, p, self.cfg.loss_floor) if self.cfg.loss_floor else F.cross_entropy(logits, y, reduction='none')
         out.append((loss, p, feats))
     losses, probs, feats = (gather_rows(torch.cat(o)) for o in zip(*out))
     return dict(idx=idx, losses=losses, probs=probs, features=feats)

@@ -124,12 +124,12 @@ def test_precision_defaults_follow_the_device(fmnist_dir, tmp_path):
 def test_loss_floor_bounds_the_eval_pass_loss_only_when_asked(fmnist_dir, tmp_path):
     "loss_floor=0 (the default) keeps DivideMix's plain cross-entropy; loss_floor=1e-3 gives the finder's -log max(p_y, 1e-3)."
     import torch.nn.functional as F
-    from cpc.issues import finder_losses
+    from cpc.mixmatch import bounded_ce
     plain = Trainer(TrainConfig(epochs=1, **SMALL), data=fmnist_dir, out=tmp_path/'a', device='cpu', verbose=False)
     ev = plain.eval_pass(0)
     y = plain.train.labels[ev['idx']]
     torch.testing.assert_close(ev['losses'], F.nll_loss(ev['probs'].log(), y, reduction='none'), rtol=1e-4, atol=1e-5)
     bounded = Trainer(TrainConfig(epochs=1, loss_floor=0.2, **SMALL), data=fmnist_dir, out=tmp_path/'b', device='cpu', verbose=False)
     ev_b = bounded.eval_pass(0)
-    torch.testing.assert_close(ev_b['losses'], finder_losses(y, ev_b['probs'], 0.2))
+    torch.testing.assert_close(ev_b['losses'], bounded_ce(y, ev_b['probs'], 0.2))
     assert ev_b['losses'].max() <= -math.log(0.2) + 1e-6 < ev['losses'].max()

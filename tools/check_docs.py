@@ -140,7 +140,7 @@ def doc_names(module:Path)->list:
         if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name in exported: out.append((n.lineno, n.name))
         if isinstance(n, ast.ClassDef) and n.name in exported:
             out += [(m.lineno, f'{n.name}.{m.name}') for m in n.body if isinstance(m, ast.FunctionDef) and not m.name.startswith('_')
-                    and m.name != 'forward' and not any(getattr(d, 'id', '') == 'property' for d in m.decorator_list)]
+                    and m.name != 'forward' and not any(getattr(d, 'id', '') in ('property', 'cached_property') for d in m.decorator_list)]
         if isinstance(n, ast.FunctionDef) and any(getattr(d, 'id', '') == 'patch' for d in n.decorator_list) and not n.name.startswith('_'):
             out.append((n.lineno, f'{ast.unparse(n.args.args[0].annotation)}.{n.name}'))
     return [nm for _, nm in sorted(out)]
