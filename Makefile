@@ -13,7 +13,7 @@ demo: $(VENV)/.runtime fmnist
 # Two notebooks at a time, one thread each (two threads each would fight over the two cores).
 test: $(VENV)/.dev fmnist
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
-	$(BIN)/python -m pytest -q tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests
 
 $(VENV)/.runtime: settings.ini setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -142,6 +142,7 @@ def forked(fn)->tuple:
         pid = os.fork()
         if pid == 0:  # the child
             code = 1
+            torch.set_num_threads(1)  # the parent's OpenMP worker threads do not exist here: a parallel region would wait on them forever
             try: sys.stderr = err; code = fn()
             except SystemExit as e: code = e.code
             except BaseException: traceback.print_exc(file=err)
