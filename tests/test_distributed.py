@@ -3,6 +3,7 @@ import csv, json, os, signal, subprocess, sys, textwrap, time
 from dataclasses import replace
 from pathlib import Path
 import pytest, torch
+from cpc.cleaner import CLEANERS
 from cpc.cli import PRESETS
 from cpc.data import FMNIST_SYSTEM_DIR
 from cpc.fixtures import write_fmnist_fixture
@@ -80,7 +81,7 @@ def test_two_process_run(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     logs = [json.loads((tmp_path/'two'/f'log{k}.json').read_text()) for k in range(2)]
     assert logs[0] == logs[1]  # weights, prototypes and projection heads, splits and q: identical on both ranks, every epoch
-    assert all(e['fitted_on'] == [n] * 8 for e in logs[0][1:])  # 2 networks x 4 cleaners, each on all n samples
+    assert all(e['fitted_on'] == [n] * (2 * len(CLEANERS)) for e in logs[0][1:])  # 2 networks x every cleaner, each on all n samples
     assert sorted(p.name for p in (tmp_path/'two').iterdir()) == ['0.5_sym.json', '0.5_sym.origin.json', 'checkpoint.pt', 'log0.json', 'log1.json',
                                                                  'metrics.csv', 'samples.csv']
     with open(tmp_path/'two'/'metrics.csv') as f: assert [int(r['epoch']) for r in csv.DictReader(f)] == [0, 1, 2, 3]
