@@ -10,6 +10,7 @@ import torch
 from pathlib import Path
 import matplotlib.pyplot as plt
 from .docs import field_docs
+from .datasets import DATASETS
 from .train import TrainConfig, Trainer, TrainingError, RunLockedError, field_choices
 from .issues import console_script
 from .diagnostics import plot_auc_curves
@@ -18,8 +19,8 @@ from .diagnostics import plot_auc_curves
 __all__ = ['CIFAR_LAMBDA_U', 'CLOTHING1M', 'WEBVISION', 'FMNIST_LAMBDA_U', 'CIFAR_N', 'CIFAR_IDN', 'PAPER_RESULTS', 'TABLE3',
            'AUGDMIX_SCHEDULE', 'BASELINES', 'PRESETS', 'FIELD_TYPES', 'USAGE', 'RUN_OPTIONS', 'Preset', 'cifar_config',
            'fmnist_config', 'cifar_n_config', 'cifar_idn_config', 'PaperResult', 'preset_name', 'baseline_config',
-           'baselines_of', 'parse_bool', 'parse_value', 'parse_config', 'cli_parser', 'list_presets', 'one_line',
-           'main', 'cpc_train']
+           'baselines_of', 'spec_presets', 'parse_bool', 'parse_value', 'parse_config', 'cli_parser', 'list_presets',
+           'one_line', 'main', 'cpc_train']
 
 # %% ../nbs/10_cli.ipynb #d090ad07
 class Preset(NamedTuple):
@@ -203,8 +204,12 @@ def baselines_of(name:str, # a preset name
         out[f"{name}-{b}"] = Preset(cfg, f"{name} baseline: {whose}, {how}, {cfg.epochs} epochs; {where}")
     return out
 
+def spec_presets()->dict:
+    "The presets the registered data sets' specs bring (`DataSpec.presets`), as name -> Preset."
+    return {n: Preset(TrainConfig(dataset=s.name, **fields), what) for s in DATASETS.values() for n, (fields, what) in s.presets.items()}
+
 PRESETS = {n: p for name, preset in _paper_presets().items()  # name -> Preset; each preset followed by its baselines
-           for n, p in ({name: preset} | baselines_of(name, preset)).items()}
+           for n, p in ({name: preset} | baselines_of(name, preset)).items()} | spec_presets()
 
 # %% ../nbs/10_cli.ipynb #ce6d3871
 FIELD_TYPES = typing.get_type_hints(TrainConfig)  # field name -> type (str, int, float or bool)

@@ -6,7 +6,6 @@
 from __future__ import annotations
 import gzip, os, pickle, reprlib, struct
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -17,9 +16,9 @@ from .checks import check_labels, special_file
 
 # %% auto #0
 __all__ = ['NORM_STATS', 'CIFAR_LAYOUT', 'FMNIST_FILES', 'FMNIST_SYSTEM_DIR', 'CLOTHING1M_FILES', 'WEBVISION_FILES',
-           'FMNIST_CLASSES', 'DATASETS', 'CLOTHING1M_CLASSES', 'DatasetLayoutError', 'ImageReadError', 'atomic_write',
+           'FMNIST_CLASSES', 'CLOTHING1M_CLASSES', 'DatasetLayoutError', 'ImageReadError', 'atomic_write',
            'stale_temp_files', 'csv_cell', 'TensorData', 'stratified_subset', 'weights_only_refusal', 'load_cifar',
-           'read_idx', 'load_fashion_mnist', 'load_dataset', 'Clothing1M', 'WebVision', 'ImageNetVal']
+           'read_idx', 'load_fashion_mnist', 'Clothing1M', 'WebVision', 'ImageNetVal']
 
 # %% ../nbs/00_data.ipynb #29d03592
 class DatasetLayoutError(FileNotFoundError):
@@ -316,22 +315,6 @@ def load_fashion_mnist(root:str|Path|None=None, # folder with the .gz files (or 
     if len(y) and y.max() >= 10: raise DatasetLayoutError(f"{d/files[1]}: label {y.max()}; expected labels in [0, 10)")
     return TensorData(torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64)), torch.arange(len(y)),
                       list(FMNIST_CLASSES), *NORM_STATS['fashion_mnist'])
-
-# %% ../nbs/00_data.ipynb #16f11cfd
-DATASETS = {  # name -> loader(root, train=True, download=False) returning TensorData
-    'cifar10': partial(load_cifar, name='cifar10'),
-    'cifar100': partial(load_cifar, name='cifar100'),
-    'fashion_mnist': load_fashion_mnist,
-}
-
-def load_dataset(name:str, # a key of `DATASETS`
-                 root:str|Path|None=None, # the data folder (see each loader)
-                 train:bool=True, # training or test split
-                 download:bool=False, # allow torchvision to download a missing data set
-                )->TensorData:
-    "Load a small data set by name as `TensorData`."
-    if name not in DATASETS: raise ValueError(f"dataset {name!r}: expected one of {sorted(DATASETS)}")
-    return DATASETS[name](root, train=train, download=download)
 
 # %% ../nbs/00_data.ipynb #f886eb97
 def _short(s:str, n:int=80)->str: return repr(s) if len(s) <= n else repr(s[:n]) + f'... ({len(s)} characters)'

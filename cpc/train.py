@@ -13,24 +13,22 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 try: import fcntl  # the output-folder lock (Linux, macOS)
 except ImportError: fcntl = None
+from .datasets import DATASETS, dataset_spec, least_batch, TensorSource, FileSource, load_data, eval_sources, noise_origin, balanced_sample
+
 
 # %% auto #0
-__all__ = ['SMALL_DATASETS', 'FILE_DATASETS', 'VAL_SPLITS', 'USUAL_RANGES', 'log', 'FILE_SETUP', 'RUN_FILES', 'SAMPLES_CSV_MAX',
-           'CHECKPOINT_KEYS', 'TrainConfig', 'field_choices', 'TensorSource', 'FileSource', 'noise_origin', 'load_data',
-           'eval_sources', 'balanced_sample', 'TrainingError', 'classifiers', 'metric_columns', 'seed_everything',
-           'RunExistsError', 'RunLockedError', 'epochs_done', 'check_device', 'Trainer']
+__all__ = ['USUAL_RANGES', 'log', 'RUN_FILES', 'SAMPLES_CSV_MAX', 'CHECKPOINT_KEYS', 'TrainConfig', 'field_choices',
+           'TrainingError', 'classifiers', 'metric_columns', 'seed_everything', 'RunExistsError', 'RunLockedError',
+           'epochs_done', 'check_device', 'Trainer']
 
 # %% ../nbs/07_train.ipynb #9614c655
-SMALL_DATASETS = ('cifar10', 'cifar100', 'fashion_mnist')  # held on the device as uint8 tensors
-FILE_DATASETS = ('clothing1m', 'webvision')  # image files read by DataLoader workers
-VAL_SPLITS = {'clothing1m': 'val'}  # data sets with a clean validation split (for `select_on_val`)
 _KIND = {str: 'a string', int: 'an integer', float: 'a finite number', bool: 'a bool (True or False)'}
 USUAL_RANGES = dict(lr=(1e-4, 0.5), T=(0.05, 5.), lambda_u=(0., 1000.), weight_decay=(0., 0.01), alpha_p=(0., 100.))  # far beyond the paper's and DivideMix's values; a run may go there, and a non-finite loss names them
 
 @dataclass(frozen=True)
 class TrainConfig:
     "Everything that defines a training run (two networks, DivideMix + a cleaner)."
-    dataset:str='cifar10'        # cifar10, cifar100, fashion_mnist, clothing1m, webvision
+    dataset:str='cifar10'        # a registered data set (`cpc.datasets.DATASETS`): cifar10, cifar100, fashion_mnist, clothing1m, webvision, ...
     noise_mode:str='sym'         # sym, sym_flip, asym, idn; 'real' for data sets with real noise; 'human' for CIFAR-N labels
     noise_rate:float=0.5         # fraction of samples relabelled (DivideMix convention)
     human_key:str=''             # noise_mode='human': the CIFAR-N label set, e.g. aggre_label, worse_label (CIFAR-10N), noisy_label (CIFAR-100N)
@@ -116,11 +114,16 @@ class TrainConfig:
         if self.loss_history and self.num_batches:
             raise ValueError("loss_history=True averages each sample's loss over epochs, which needs the same samples every "
                              f"epoch: expected num_batches=0, got num_batches={self.num_batches}")
-        if not self.weak_aug and self.dataset not in SMALL_DATASETS:
-            raise ValueError(f"weak_aug=False is for the small data sets {SMALL_DATASETS}, got dataset={self.dataset!r}")
-        if self.select_on_val and self.dataset not in VAL_SPLITS:
-            raise ValueError(f"select_on_val=True needs a clean validation split: expected dataset in {tuple(VAL_SPLITS)}, "
-                             f"got {self.dataset!r}")
+        spec = DATASETS[self.dataset]
+        if not self.weak_aug and spec.files:
+            raise ValueError(f"weak_aug=False is for the data sets held on the device {tuple(n for n, s in DATASETS.items() if not s.files)}, "
+                             f"got dataset={self.dataset!r}")
+        if self.select_on_val and spec.val_split is None:
+            raise ValueError(f"select_on_val=True needs a clean validation split: expected dataset in "
+                             f"{tuple(n for n, s in DATASETS.items() if s.val_split)}, got {self.dataset!r}")
+        if self.noise_mode == 'asym' and spec.asym_map is None:
+            raise ValueError(f"noise_mode='asym': data set {self.dataset!r} has no asymmetric-noise map (its spec's asym_map); "
+                             "expected sym, sym_flip or idn noise")
 
     @property
     def lr_drop_epoch(self)->int: return self.lr_drop or max(self.epochs // 2, 1)  # a one-epoch run trains at `lr`
@@ -146,19 +149,17 @@ class TrainConfig:
                 if not lo <= getattr(self, f) <= hi]
 
 def field_choices()->dict:
-    "The config fields that take one of a few names, and those names (the cleaners and models read from their registries)."
+    "The config fields that take one of a few names, and those names (the cleaners, models and data sets read from their registries)."
     from cpc.cleaner import CLEANERS
     from cpc.models import MODELS
     from cpc.noise import NOISE_MODES
     return dict(cleaner=tuple(CLEANERS), model=tuple(MODELS), noise_mode=tuple(NOISE_MODES) + ('real', 'human'),
-                dataset=SMALL_DATASETS + FILE_DATASETS, precision=('auto', 'bf16', 'fp32'), channels_last=('auto', 'on', 'off'),
+                dataset=tuple(DATASETS), precision=('auto', 'bf16', 'fp32'), channels_last=('auto', 'on', 'off'),
                 fuse_views=('auto', 'on', 'off'), cuda_graphs=('auto', 'on', 'off'))
 
 # %% ../nbs/07_train.ipynb #99e4824a
-from .data import TensorData, load_dataset, stratified_subset, Clothing1M, WebVision, ImageNetVal, atomic_write, weights_only_refusal
-from .data import csv_cell, stale_temp_files
-from .noise import noisy_labels, noise_file_name, noise_report, load_human_labels, HUMAN_LABELS, save_noise_file, noise_origin_path
-from .augment import normalize, weak_augment, strong_augment, large_image_transform
+from .data import atomic_write, weights_only_refusal, csv_cell, stale_temp_files
+from .noise import noise_file_name, noise_report, save_noise_file, noise_origin_path
 from .models import create_model
 from .gmm import LossHistory
 from .cleaner import CleanerBank, CLEANERS
@@ -168,164 +169,8 @@ from .diagnostics import cleaner_metrics, bernoulli_kl, agreement
 from .distributed import (init_distributed, rank_share, gather_rows, all_sum, barrier, broadcast_object,
                              gather_objects, sync_buffers)
 
-# %% ../nbs/07_train.ipynb #71961be0
 log = logging.getLogger('cpc.train')
 
-def _least_batch(world:int)->int:
-    "Fewest samples a training batch needs: one on one process, two per rank on several (BatchNorm in train mode)."
-    return 1 if world == 1 else 2 * world
-
-def _global_batches(idx, batch_size, generator, share):
-    """Batches of `idx` (shuffled when `generator` is given); with `share=(rank, world)` only this rank's contiguous
-    share of each, and a last batch smaller than `_least_batch(world)` is dropped."""
-    if generator is not None: idx = idx[torch.randperm(len(idx), generator=generator, device=generator.device).to(idx.device)]
-    rank, world = share
-    for s in range(0, len(idx), batch_size):
-        b = idx[s:s+batch_size]
-        if len(b) >= _least_batch(world): yield rank_share(b, rank, world)
-
-class TensorSource:
-    "A data set held on `device` as uint8 images; views are made batched on the device (`weak=False`: weak views are plain)."
-    def __init__(self, data:TensorData, device, weak:bool=True):
-        self.data, self.device, self.weak = data.to(device), torch.device(device), weak
-        self.labels, self.num_classes = self.data.labels, self.data.num_classes
-    def __len__(self): return len(self.labels)
-
-    def fingerprint(self)->str:
-        "SHA-1 of the images: what a checkpoint records to refuse resuming on other data."
-        return hashlib.sha1(self.data.images.cpu().numpy().tobytes()).hexdigest()
-
-    def view(self, x, kind, generator:torch.Generator|None=None):
-        "One view of the uint8 batch `x`: `plain` (normalised), `weak` or `strong` augmentation."
-        m, s = self.data.mean, self.data.std
-        if kind == 'plain' or (kind == 'weak' and not self.weak): return normalize(x, m, s)
-        if kind == 'weak': return weak_augment(x, m, s, generator=generator)
-        return strong_augment(x, m, s, generator=generator)
-
-    def batches(self, idx, kinds, batch_size,
-                generator:torch.Generator|None=None, # shuffles `idx` (None: keep its order); also draws the views
-                share:tuple=(0, 1), # (rank, world): only this rank's contiguous share of each global batch
-                view_generator:torch.Generator|None=None, # draws the augmented views instead of `generator`
-               ):
-        "Yield `(idx_batch, [view, ...])` over `idx`, shuffled when a generator is given."
-        vg = generator if view_generator is None else view_generator
-        for b in _global_batches(idx.to(self.device), batch_size, generator, share):
-            x = self.data.images[b]
-            yield b, [self.view(x, k, vg) for k in kinds]
-
-# %% ../nbs/07_train.ipynb #d9290315
-class _Views(torch.utils.data.Dataset):
-    "Wrap an image-file data set so each item is `(index, view_1, ..., view_n)`."
-    def __init__(self, ds, tfms): self.ds, self.tfms = ds, tfms
-    def __len__(self): return len(self.ds)
-    def __getitem__(self, i):
-        img = self.ds[i][0]  # the wrapped data set has no transform: a PIL image
-        return (i, *[t(img) for t in self.tfms])
-
-class FileSource:
-    "An image-file data set (Clothing1M, WebVision) read by `DataLoader` workers; strong views add AutoAugment (ImageNet policy)."
-    def __init__(self, ds, device, size=224, resize=256, num_workers=4):
-        self.ds, self.device, self.num_workers = ds, torch.device(device), num_workers
-        self.labels, self.num_classes = torch.as_tensor(ds.labels).to(device), ds.num_classes
-        tf = lambda train: large_image_transform(train, size=size, resize=resize, mean=ds.mean, std=ds.std)
-        auto = torchvision.transforms.AutoAugment(torchvision.transforms.AutoAugmentPolicy.IMAGENET)
-        self.tfms = {'plain': tf(False), 'weak': tf(True), 'strong': torchvision.transforms.Compose([auto, tf(True)])}
-    def __len__(self): return len(self.labels)
-    def fingerprint(self)->str:
-        "SHA-1 of the file keys and labels: what a checkpoint records to refuse resuming on other data."
-        return hashlib.sha1('\n'.join(map(str, self.ds.keys)).encode() + self.labels.cpu().numpy().tobytes()).hexdigest()
-
-    def batches(self, idx, kinds, batch_size,
-                generator:torch.Generator|None=None, # shuffles `idx` (None: keep its order)
-                share:tuple=(0, 1), # (rank, world): only this rank's contiguous share of each global batch
-                view_generator:torch.Generator|None=None, # unused: DataLoader workers draw the views
-               ):
-        "Yield `(idx_batch, [view, ...])` over `idx`, shuffled when a generator is given."
-        chunks = [b.tolist() for b in _global_batches(idx.cpu(), batch_size, generator, share)]
-        dl = torch.utils.data.DataLoader(_Views(self.ds, [self.tfms[k] for k in kinds]), batch_sampler=chunks,
-                                         num_workers=self.num_workers, pin_memory=self.device.type == 'cuda')
-        for b, *views in dl:
-            yield b.to(self.device), [v.to(self.device, non_blocking=True) for v in views]
-
-# %% ../nbs/07_train.ipynb #1610d96f
-FILE_SETUP = {  # name -> (data set class, test split, crop size, resize)
-    'clothing1m': (Clothing1M, 'test', 224, 256),  # DivideMix: Resize(256), RandomCrop(224) / CenterCrop(224)
-    'webvision': (WebVision, 'val', 227, 256)}     # C2D's ResNet-50 setting: RandomCrop(227) / CenterCrop(227) of the 256-px images
-
-def _human_labels(cfg, root, train, allow_pickle)->torch.Tensor:
-    "The CIFAR-N label set `cfg.human_key` from the data folder, checked against the training set it labels."
-    file = Path(root)/HUMAN_LABELS[cfg.dataset][0]  # root is set: the CIFAR loaders need it
-    y = load_human_labels(file, cfg.human_key, allow_pickle)
-    if len(y) != len(train) or not 0 <= int(y.min()) <= int(y.max()) < train.num_classes:
-        raise ValueError(f"{file}[{cfg.human_key!r}]: {len(y)} labels in [{int(y.min())}, {int(y.max())}]; expected "
-                         f"{len(train)} (one per training image) in [0, {train.num_classes})")
-    return y
-
-def noise_origin(cfg:TrainConfig)->dict:
-    "What a run's noise file is drawn for: recorded next to it, and checked when the file is read again."
-    return {f: getattr(cfg, f) for f in ('dataset', 'noise_mode', 'noise_rate', 'seed', 'train_subset')}
-
-def load_data(cfg:TrainConfig, # the run
-              root:str|Path|None=None, # data folder (None: the data set's default places)
-              device='cpu', # where tensor data sets live
-              noise_dir:str|Path|None=None, # where the noise file is re-read when it exists (checked against its origin record)
-              download=False, # allow a torchvision download of small data sets
-              allow_pickle=False, # noise_mode='human': open the CIFAR-N file, a pickle (only label arrays are admitted)
-              write_noise:bool=True, # write a new noise file into `noise_dir` (the Trainer writes it itself, once every check has passed)
-             ):
-    "Training source (noisy labels), test source, and the true training labels (None when unknown: real noise)."
-    if cfg.dataset in SMALL_DATASETS:
-        train = load_dataset(cfg.dataset, root, train=True, download=download)
-        test = load_dataset(cfg.dataset, root, train=False, download=download)
-        for f, ds, what in (('train_subset', train, 'training'), ('test_subset', test, 'test')):
-            if getattr(cfg, f) > len(ds):
-                raise ValueError(f"{f}={getattr(cfg, f)}: expected at most {len(ds)}, the size of the {cfg.dataset} {what} set found")
-        human = _human_labels(cfg, root, train, allow_pickle) if cfg.noise_mode == 'human' else None
-        if cfg.train_subset:
-            keep = stratified_subset(train.labels, cfg.train_subset, cfg.seed)
-            train, human = train.subset(keep), None if human is None else human[keep]
-        if cfg.test_subset: test = test.subset(stratified_subset(test.labels, cfg.test_subset, cfg.seed))
-        if human is not None: noisy = human
-        else:
-            path = Path(noise_dir)/noise_file_name(cfg.noise_rate, cfg.noise_mode) if noise_dir else None
-            noisy = noisy_labels(train.labels, cfg.noise_mode, cfg.noise_rate, train.num_classes, path=path,
-                                 seed=cfg.seed, dataset=cfg.dataset, images=train.images, origin=noise_origin(cfg), write=write_noise)
-        true = train.labels
-        train = dataclasses.replace(train, labels=torch.as_tensor(noisy))
-        return TensorSource(train, device, cfg.weak_aug), TensorSource(test, device), true.to(device)
-    if cfg.noise_mode != 'real': raise ValueError(f"noise_mode={cfg.noise_mode!r}: {cfg.dataset} has real noise, expected 'real'")
-    if cfg.train_subset or cfg.test_subset: raise ValueError(f"train_subset/test_subset: not supported for {cfg.dataset}")
-    cls, test_split, size, resize = FILE_SETUP[cfg.dataset]
-    mk = lambda split: FileSource(cls(root, split, transform=None), device, size, resize, cfg.num_workers)
-    return mk('train'), mk(test_split), None
-
-def eval_sources(cfg:TrainConfig, # the run
-                 root:str|Path|None=None, # data folder
-                 device='cpu', # where batches go
-                 imagenet:str|Path|None=None, # ILSVRC12 val folder (one folder per class) for WebVision's transfer test
-                 num_classes:int=50, # classes of the training set: ILSVRC12 keeps its first `num_classes` class folders
-                )->dict: # {'val': FileSource} with `select_on_val`, {'imagenet': FileSource} for WebVision with `imagenet`
-    "The evaluation sets besides the test set: the clean validation split, and ILSVRC12 val (first 50 classes) for WebVision."
-    out = {}
-    if cfg.select_on_val:
-        cls, _, size, resize = FILE_SETUP[cfg.dataset]
-        out['val'] = FileSource(cls(root, VAL_SPLITS[cfg.dataset], transform=None), device, size, resize, cfg.num_workers)
-    if cfg.dataset == 'webvision' and imagenet is not None:  # C2D: Resize(256), CenterCrop(227)
-        out['imagenet'] = FileSource(ImageNetVal(imagenet, num_classes, transform=None), device, 227, 256, cfg.num_workers)
-    return out
-
-def balanced_sample(labels:torch.Tensor, # (N,) given labels
-                    n:int, # images wanted
-                    num_classes:int, # K
-                    generator:torch.Generator, # source of the shuffle
-                   )->torch.Tensor: # int64 indices, at most n, in shuffled order
-    "DivideMix's Clothing1M sampler: shuffle the training set, keep a sample while its class has fewer than n/K, stop at n."
-    perm = torch.randperm(len(labels), generator=generator, device=generator.device).to(labels.device)
-    y = labels[perm]
-    order = torch.sort(y, stable=True).indices                  # positions grouped by class, in shuffled order
-    rank = torch.empty_like(order)
-    rank[order] = torch.arange(len(y), device=y.device) - torch.searchsorted(y[order], y[order])  # rank within its class
-    return perm[rank < n / num_classes][:n]
 
 # %% ../nbs/07_train.ipynb #6e161ab9
 class TrainingError(RuntimeError):
@@ -509,7 +354,7 @@ class Trainer:
         if noise_found and not resume and self.verbose and not noise_origin_path(self.noise_file).exists():
             print(f"noise: read {self.noise_file}, a file without an origin record (placed by hand): used as given")
         self.data_id, self.labels_id = self.train.fingerprint(), hashlib.sha1(self.train.labels.cpu().numpy().tobytes()).hexdigest()
-        if imagenet is None and cfg.dataset == 'webvision' and data is not None and (Path(data)/'imagenet'/'val').is_dir():
+        if imagenet is None and dataset_spec(cfg.dataset).transfer is not None and data is not None and (Path(data)/'imagenet'/'val').is_dir():
             imagenet = Path(data)/'imagenet'/'val'
         K = self.num_classes = self.train.num_classes
         self.extra = eval_sources(cfg, data, self.device, imagenet, K)
@@ -718,7 +563,7 @@ def _ssl_split(self:Trainer, epoch:int, k:int, prob:torch.Tensor, clean:torch.Te
     lab, unl = idx[clean], idx[~clean]
     w = torch.zeros(len(self.train), device=self.device)
     w[idx] = prob.to(self.device, torch.float32)
-    least = _least_batch(self.world)
+    least = least_batch(self.world)
     if len(lab) < least:
         log.warning(f"epoch {epoch}: network {'AB'[k]} gets an empty labeled set; its SSL step is skipped")
         return None

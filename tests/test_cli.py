@@ -160,7 +160,7 @@ def test_resume_continues_a_killed_run(fmnist_dir, tmp_path, capsys, monkeypatch
 
 def test_cifar_n_run(tmp_path, capsys):
     "A CIFAR-N preset on a CIFAR fixture with a human-label file in the real format: opt-in, key check, a real run."
-    from cpc.data import load_dataset
+    from cpc.datasets import load_dataset
     from cpc.fixtures import write_cifar_fixture
     from cpc.noise import write_human_fixture, noise_report
     data = write_cifar_fixture(tmp_path/'data', 'cifar10', n_train=60, n_test=20)

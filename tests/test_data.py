@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from torchvision.transforms.functional import pil_to_tensor
 from cpc.data import *
 from cpc.data import _read_pairs
+from cpc.datasets import load_dataset
 from cpc.fixtures import *
 from cpc.fixtures import _write_idx
 
@@ -229,7 +230,7 @@ def test_fmnist_system_copy():
     assert d.images.shape == (10000, 1, 28, 28) and d.labels.bincount().tolist() == [1000] * 10
 
 def test_load_dataset_unknown():
-    with pytest.raises(ValueError, match=r"dataset 'svhn': expected one of \['cifar10', 'cifar100', 'fashion_mnist'\]"):
+    with pytest.raises(ValueError, match=r"dataset='svhn': expected one of \('cifar10', 'cifar100', 'fashion_mnist', 'clothing1m', 'webvision'\)"):
         load_dataset('svhn', '.')
 
 # ---------------------------------------------------------------- Clothing1M

@@ -3,7 +3,8 @@ import dataclasses, json, math
 import pytest, torch
 from cpc.cleaner import CleanerBank
 from cpc.gmm import LossHistory, gmm_clean_prob, synthetic_losses
-from cpc.train import TrainConfig, Trainer, balanced_sample, FILE_SETUP
+from cpc.train import TrainConfig, Trainer
+from cpc.datasets import DATASETS, balanced_sample
 from cpc.cli import PRESETS, TABLE3
 
 SMALL = dict(dataset='fashion_mnist', model='small_cnn', noise_mode='sym', noise_rate=0.5, warmup_epochs=1,
@@ -103,7 +104,7 @@ def test_select_on_val_needs_a_validation_split():
 # ---- 5. WebVision as C2D ran it, with top-1/top-5 on WebVision val and ILSVRC12 val
 
 def test_webvision_transforms_and_transfer_metrics(webvision_dir, tmp_path):
-    assert FILE_SETUP['webvision'][2:] == (227, 256)
+    assert DATASETS['webvision'].crop == (227, 256)
     cfg = TrainConfig(dataset='webvision', noise_mode='real', noise_rate=0., model='small_cnn', epochs=2, warmup_epochs=1,
                       batch_size=4, eval_batch_size=8, num_workers=0, cleaner='cpc_awr', lambda_u=0, labeled_rows_only=True)
     tr = Trainer(cfg, data=webvision_dir, out=tmp_path, device='cpu', verbose=False)

@@ -6,7 +6,8 @@ import pytest
 import torch
 from scipy import stats
 
-from cpc.data import DatasetLayoutError, load_dataset
+from cpc.data import DatasetLayoutError
+from cpc.datasets import load_dataset
 from cpc.noise import (ASYM_MAPS, CIFAR100_GROUPS, IDN_STD, idn_probs, inject_noise, load_human_labels, load_noise_file,
                        noise_file_name, noise_report, noisy_labels, save_noise_file, write_chen_fixture)
 
