@@ -39,6 +39,7 @@ class TensorSource:
     def __init__(self, data:TensorData, device, weak:bool=True):
         self.data, self.device, self.weak = data.to(device), torch.device(device), weak
         self.labels, self.num_classes, self.classes = self.data.labels, self.data.num_classes, list(self.data.classes)
+        self.keys = getattr(self.data, 'keys', None)  # each image's file, when it was read from one
     def __len__(self): return len(self.labels)
 
     def fingerprint(self)->str:
@@ -77,6 +78,7 @@ class FileSource:
     def __init__(self, ds, device, size=224, resize=256, num_workers=4, mean=None, std=None):
         self.ds, self.device, self.num_workers = ds, torch.device(device), num_workers
         self.labels, self.num_classes, self.classes = torch.as_tensor(ds.labels).to(device), ds.num_classes, list(ds.classes)
+        self.keys = list(ds.keys)  # each image's file, relative to the data folder
         mean, std = mean or ds.mean, std or ds.std
         tf = lambda train: large_image_transform(train, size=size, resize=resize, mean=mean, std=std)
         auto = torchvision.transforms.AutoAugment(torchvision.transforms.AutoAugmentPolicy.IMAGENET)
@@ -103,7 +105,7 @@ class FileSource:
 class DataSpec:
     "One data set as the package reads and trains on it."
     name:str # what `TrainConfig.dataset` calls it: lower-case letters, digits and '_'
-    load:Callable # load(root, split, download) -> TensorData (held on the device) or an image-file data set (`labels`, `classes`, `keys`, PIL items)
+    load:Callable # load(root, split, download=False, cfg=None) -> TensorData (held on the device) or an image-file data set (`labels`, `classes`, `keys`, PIL items)
     mean:tuple # per-channel mean in [0, 1] the images are normalised with
     std:tuple # per-channel standard deviation in [0, 1]
     files:bool=False # streamed from image files by DataLoader workers (else held on the device as uint8 tensors)
@@ -145,14 +147,14 @@ def dataset_spec(name:str)->DataSpec:
 # %% ../nbs/02b_datasets.ipynb #d7dee526
 def _small(loader):
     "A `DataSpec.load` for a loader taking `(root, train, download)`: split 'train' or 'test'."
-    def load(root, split, download=False):
+    def load(root, split, download=False, cfg=None):
         if split not in ('train', 'test'): raise ValueError(f"split={split!r}: expected 'train' or 'test'")
         return loader(root, train=split == 'train', download=download)
     return load
 
 def _files(cls, **kw):
     "A `DataSpec.load` for an image-file data set class taking `(root, split, transform)`; it is never downloaded."
-    return lambda root, split, download=False: cls(root, split, transform=None, **kw)
+    return lambda root, split, download=False, cfg=None: cls(root, split, transform=None, **kw)
 
 for _name in ('cifar10', 'cifar100'):
     register_dataset(DataSpec(_name, _small(lambda root, train, download, n=_name: load_cifar(root, n, train, download)),
@@ -204,9 +206,9 @@ def load_data(cfg, # the run's TrainConfig
     if spec.real_noise:
         if cfg.noise_mode != 'real': raise ValueError(f"noise_mode={cfg.noise_mode!r}: {cfg.dataset} has real noise, expected 'real'")
         if cfg.train_subset or cfg.test_subset: raise ValueError(f"train_subset/test_subset: not supported for {cfg.dataset}")
-        mk = lambda split: spec.source(spec.load(root, split, download), device, cfg.weak_aug, cfg.num_workers)
+        mk = lambda split: spec.source(spec.load(root, split, download, cfg), device, cfg.weak_aug, cfg.num_workers)
         return mk('train'), mk(spec.test_split), None
-    train, test = spec.load(root, 'train', download), spec.load(root, spec.test_split, download)
+    train, test = spec.load(root, 'train', download, cfg), spec.load(root, spec.test_split, download, cfg)
     for f, ds, what in (('train_subset', train, 'training'), ('test_subset', test, 'test')):
         if getattr(cfg, f) > len(ds):
             raise ValueError(f"{f}={getattr(cfg, f)}: expected at most {len(ds)}, the size of the {cfg.dataset} {what} set found")
@@ -234,7 +236,7 @@ def eval_sources(cfg, # the run's TrainConfig
                 )->dict: # {'val': source} with `select_on_val`, {'imagenet': source} with a transfer test
     "The evaluation sets besides the test set: the clean validation split, and the transfer test (ILSVRC12 val for WebVision)."
     spec, out = dataset_spec(cfg.dataset), {}
-    if cfg.select_on_val: out['val'] = spec.source(spec.load(root, spec.val_split), device, num_workers=cfg.num_workers)
+    if cfg.select_on_val: out['val'] = spec.source(spec.load(root, spec.val_split, cfg=cfg), device, num_workers=cfg.num_workers)
     if spec.transfer is not None and transfer is not None:
         out['imagenet'] = spec.source(spec.transfer(transfer, num_classes), device, num_workers=cfg.num_workers)
     return out

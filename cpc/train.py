@@ -34,6 +34,8 @@ class TrainConfig:
     human_key:str=''             # noise_mode='human': the CIFAR-N label set, e.g. aggre_label, worse_label (CIFAR-10N), noisy_label (CIFAR-100N)
     model:str='preact_resnet18'  # a name in `cpc.models.MODELS`
     pretrained:bool=False        # ImageNet weights for resnet50
+    weights:str=''               # a local state-dict file the network starts from (a torchvision ResNet's); '': none
+    image_size:int=0             # own data: the side images are resized to (0: the data set's own size)
     epochs:int=300               # total epochs, warm-up included
     warmup_epochs:int=10         # plain cross-entropy epochs before the first split
     cleaner:str='cpc_awr'        # the cleaner whose split trains the networks
@@ -92,7 +94,7 @@ class TrainConfig:
             raise ValueError(f"epochs={self.epochs}, warmup_epochs={self.warmup_epochs}: expected 0 <= warmup_epochs <= epochs, epochs >= 1")
         for f in ('batch_size', 'eval_batch_size', 'cpc_epochs'):
             if getattr(self, f) < 1: raise ValueError(f"{f}={getattr(self, f)}: expected a positive integer")
-        for f in ('warmup_batch_size', 'num_batches', 'train_subset', 'test_subset', 'lr_drop', 'seed', 'num_workers'):
+        for f in ('warmup_batch_size', 'num_batches', 'train_subset', 'test_subset', 'lr_drop', 'seed', 'num_workers', 'image_size'):
             if getattr(self, f) < 0: raise ValueError(f"{f}={getattr(self, f)}: expected 0 or a positive integer")
         if self.seed >= 2**32: raise ValueError(f"seed={self.seed}: expected an integer in [0, 2**32) (numpy's seed range)")
         for f in ('tau', 'p_threshold'):  # a sample is labeled when its clean probability exceeds the threshold
@@ -459,7 +461,8 @@ class Trainer:
                              f"{need / 2**20:,.1f} MiB; expected a folder on a disk with room for it")
 
     def _make_net(self, K, in_ch):
-        net = create_model(self.cfg.model, K, in_channels=in_ch, pretrained=self.cfg.pretrained).to(self.device)
+        net = create_model(self.cfg.model, K, in_channels=in_ch, pretrained=self.cfg.pretrained,
+                           weights_path=self.cfg.weights or None).to(self.device)
         if self.channels_last: net = net.to(memory_format=torch.channels_last)
         if self.cfg.compile: net.compile()  # in place: parameters and state_dict keys stay those of the eager module
         return net
@@ -719,7 +722,7 @@ SAMPLES_CSV_MAX = 200_000  # above this many samples the per-sample table is wri
 def sample_table(self:Trainer)->dict:
     "Per-sample columns of the last clean step (see above), as numpy arrays of length N."
     N, cols = len(self.train), dict(index=np.arange(len(self.train)))
-    if isinstance(self.train, FileSource): cols['key'] = np.array(self.train.ds.keys)
+    if self.train.keys is not None: cols['key'] = np.array(self.train.keys)
     cols['given'] = self.train.labels.cpu().numpy()
     if self.true_labels is not None: cols['true'] = self.true_labels.cpu().numpy()
     def full(vals, idx, fill, dtype):

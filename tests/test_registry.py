@@ -81,7 +81,7 @@ def stripes_dataset():
             x = ((torch.sin(v + phase) + 1) * 127).to(torch.uint8)[:, None]
             np.savez(root/f'{split}.npz', x=x.numpy(), y=y.numpy())
         return root
-    def load(root, split, download=False):
+    def load(root, split, download=False, cfg=None):
         d = np.load(Path(root)/f'{split}.npz')
         return TensorData(torch.from_numpy(d['x']), torch.from_numpy(d['y']).long(), torch.arange(len(d['y'])),
                           ['h1', 'v1', 'h2', 'v2'], (0.5,), (0.3,))
