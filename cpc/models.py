@@ -11,9 +11,9 @@ import torchvision
 from .checks import check_positive_int
 
 # %% auto #0
-__all__ = ['RESNET50_V1_FILE', 'MODELS', 'ProjectionHead', 'Classifier', 'conv3x3', 'PreActBlock', 'PreActResNet',
-           'preact_resnet18', 'find_resnet50_weights', 'resnet50', 'SmallCNN', 'small_cnn', 'ConvFC', 'cnn_fc',
-           'create_model']
+__all__ = ['RESNET_FILES', 'RESNET50_V1_FILE', 'MODELS', 'ProjectionHead', 'Classifier', 'conv3x3', 'PreActBlock', 'PreActResNet',
+           'preact_resnet18', 'find_resnet_weights', 'find_resnet50_weights', 'load_resnet_weights', 'resnet50',
+           'resnet18', 'SmallCNN', 'small_cnn', 'ConvFC', 'cnn_fc', 'create_model']
 
 # %% ../nbs/03_models.ipynb #e9a79f8f
 class ProjectionHead(nn.Module):
@@ -102,47 +102,83 @@ def preact_resnet18(num_classes:int, # K
     return Classifier(body, body.feat_dim, num_classes)
 
 # %% ../nbs/03_models.ipynb #5a7012a2
-RESNET50_V1_FILE = 'resnet50-0676ba61.pth'
+RESNET_FILES = {'resnet18': 'resnet18-f37072fd.pth', 'resnet50': 'resnet50-0676ba61.pth'}  # torchvision's IMAGENET1K_V1 weight files
+RESNET50_V1_FILE = RESNET_FILES['resnet50']
+_ARCH = {'resnet18': 'ResNet-18', 'resnet50': 'ResNet-50'}
+
+def find_resnet_weights(weights_path:str|Path|None=None, # an explicit state-dict file; wins when given
+                        hub_dir:str|Path|None=None, # torch hub dir to search; default `torch.hub.get_dir()`
+                        arch:str='resnet50', # 'resnet18' or 'resnet50'
+                       )->Path:
+    "Path of ImageNet ResNet weights: `weights_path`, else the torchvision cache; FileNotFoundError if absent."
+    if weights_path is not None:
+        p = Path(weights_path).expanduser()
+        if not p.is_file(): raise FileNotFoundError(f"{_ARCH[arch]} weights_path {str(p)!r} does not exist")
+        return p
+    ckpt = Path(hub_dir if hub_dir is not None else torch.hub.get_dir()) / 'checkpoints'
+    found = sorted(ckpt.glob(f'{arch}-*.pth'), key=lambda p: (p.name != RESNET_FILES[arch], p.name))
+    if found: return found[0]
+    raise FileNotFoundError(
+        f"ImageNet {_ARCH[arch]} weights not found: looked for {ckpt / f'{arch}-*.pth'} (no downloads here). "
+        f"Fix: on a machine with internet run `torchvision.models.{arch}(weights='IMAGENET1K_V1')`, "
+        f"copy {RESNET_FILES[arch]} from its torch hub checkpoints folder into {ckpt}, or pass weights_path=... (cpc_train --weights FILE)")
 
 def find_resnet50_weights(weights_path:str|Path|None=None, # an explicit state-dict file; wins when given
                           hub_dir:str|Path|None=None, # torch hub dir to search; default `torch.hub.get_dir()`
                          )->Path:
-    "Path of ImageNet ResNet-50 weights: `weights_path`, else the torchvision cache; FileNotFoundError if absent."
-    if weights_path is not None:
-        p = Path(weights_path).expanduser()
-        if not p.is_file(): raise FileNotFoundError(f"ResNet-50 weights_path {str(p)!r} does not exist")
-        return p
-    ckpt = Path(hub_dir if hub_dir is not None else torch.hub.get_dir()) / 'checkpoints'
-    found = sorted(ckpt.glob('resnet50-*.pth'), key=lambda p: (p.name != RESNET50_V1_FILE, p.name))
-    if found: return found[0]
-    raise FileNotFoundError(
-        f"ImageNet ResNet-50 weights not found: looked for {ckpt / 'resnet50-*.pth'} (no downloads here). "
-        f"Fix: on a machine with internet run `torchvision.models.resnet50(weights='IMAGENET1K_V1')`, "
-        f"copy {RESNET50_V1_FILE} from its torch hub checkpoints folder into {ckpt}, or pass weights_path=...")
+    "`find_resnet_weights` for ResNet-50."
+    return find_resnet_weights(weights_path, hub_dir, 'resnet50')
+
 
 # %% ../nbs/03_models.ipynb #cdede4a9
+def load_resnet_weights(body:nn.Module, # a torchvision ResNet whose `fc` is already the identity
+                        path:str|Path, # a torchvision state-dict file of the same architecture
+                        arch:str, # 'resnet18' or 'resnet50', for the messages
+                       ):
+    "Load `path` into `body`; the file's classifier `fc.*` is dropped (the head is new, for K classes); ValueError naming missing, unexpected or misshapen keys."
+    try: sd = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e: raise ValueError(f"{path}: cannot read it as a state dict ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):
+        raise ValueError(f"{path} is not a torchvision {_ARCH[arch]} state dict: expected a dict of parameter names to tensors")
+    sd = {k: v for k, v in sd.items() if not k.startswith('fc.')}
+    own = body.state_dict()
+    missing, unexpected = [k for k in own if k not in sd], [k for k in sd if k not in own]
+    shapes = [f"{k} {tuple(sd[k].shape)} (expected {tuple(own[k].shape)})" for k in sd if k in own and sd[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        show = lambda ks: f"{len(ks)}" + (f" ({', '.join(ks[:4])}{', ...' if len(ks) > 4 else ''})" if ks else '')
+        raise ValueError(f"{path} is not a torchvision {_ARCH[arch]} state dict: missing keys {show(missing)}, unexpected keys "
+                         f"{show(unexpected)}, wrong shapes {show(shapes)}; the classifier head fc.* is not needed (it is replaced for the K classes)")
+    body.load_state_dict(sd, strict=False)
+
+def _resnet(arch, num_classes, in_channels, pretrained, weights_path)->Classifier:
+    "A torchvision ResNet body with a new linear head; optional local ImageNet weights."
+    check_positive_int(in_channels=in_channels)
+    pretrained = pretrained or weights_path is not None
+    if pretrained and in_channels != 3:
+        raise ValueError(f"pretrained {_ARCH[arch]} weights expect in_channels=3, got {in_channels}")
+    body = getattr(torchvision.models, arch)()
+    if in_channels != 3: body.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    feat_dim = body.fc.in_features
+    body.fc = nn.Identity()
+    if pretrained: load_resnet_weights(body, find_resnet_weights(weights_path, arch=arch), arch)
+    return Classifier(body, feat_dim, num_classes)
+
 def resnet50(num_classes:int, # K
              in_channels:int=3, # image channels (pretrained weights need 3)
              pretrained:bool=False, # load ImageNet weights (from `weights_path` or the torchvision cache)
              weights_path:str|Path|None=None, # explicit ImageNet state-dict file; implies `pretrained`
             )->Classifier:
     "torchvision ResNet-50 body (2048-d features) with a new linear head; optional local ImageNet weights."
-    check_positive_int(in_channels=in_channels)
-    pretrained = pretrained or weights_path is not None
-    if pretrained and in_channels != 3:
-        raise ValueError(f"pretrained ResNet-50 weights expect in_channels=3, got {in_channels}")
-    body = torchvision.models.resnet50()
-    if in_channels != 3: body.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
-    feat_dim = body.fc.in_features
-    body.fc = nn.Identity()
-    if pretrained:
-        path = find_resnet50_weights(weights_path)
-        sd = {k: v for k, v in torch.load(path, map_location='cpu', weights_only=True).items() if not k.startswith('fc.')}
-        missing, unexpected = body.load_state_dict(sd, strict=False)
-        if missing or unexpected:
-            raise ValueError(f"{path} is not a torchvision ResNet-50 state dict: "
-                             f"missing {missing[:3]}..., unexpected {unexpected[:3]}...")
-    return Classifier(body, feat_dim, num_classes)
+    return _resnet('resnet50', num_classes, in_channels, pretrained, weights_path)
+
+def resnet18(num_classes:int, # K
+             in_channels:int=3, # image channels (pretrained weights need 3)
+             pretrained:bool=False, # load ImageNet weights (from `weights_path` or the torchvision cache)
+             weights_path:str|Path|None=None, # explicit ImageNet state-dict file; implies `pretrained`
+            )->Classifier:
+    "torchvision ResNet-18 body (512-d features) with a new linear head; optional local ImageNet weights."
+    return _resnet('resnet18', num_classes, in_channels, pretrained, weights_path)
+
 
 # %% ../nbs/03_models.ipynb #ce98e7d4
 class SmallCNN(nn.Module):
@@ -201,7 +237,7 @@ def cnn_fc(num_classes:int, # K
     return Classifier(body, body.feat_dim, num_classes)
 
 # %% ../nbs/03_models.ipynb #1edfb1f7
-MODELS = {'preact_resnet18': preact_resnet18, 'resnet50': resnet50, 'small_cnn': small_cnn, 'cnn_fc': cnn_fc}
+MODELS = {'preact_resnet18': preact_resnet18, 'resnet18': resnet18, 'resnet50': resnet50, 'small_cnn': small_cnn, 'cnn_fc': cnn_fc}
 
 def create_model(name:str, # a key of `MODELS`
                  num_classes:int, # K

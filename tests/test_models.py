@@ -34,8 +34,8 @@ def test_models_return_logits_and_features(name, in_ch, size, feat):
 
 
 def test_registry_names_and_unknown():
-    assert set(MODELS) == {"preact_resnet18", "resnet50", "small_cnn", "cnn_fc"}
-    with pytest.raises(ValueError, match=r"unknown model 'vgg'.*known models: \['cnn_fc', 'preact_resnet18', 'resnet50', 'small_cnn'\]"):
+    assert set(MODELS) == {"preact_resnet18", "resnet18", "resnet50", "small_cnn", "cnn_fc"}
+    with pytest.raises(ValueError, match=r"unknown model 'vgg'.*known models: \['cnn_fc', 'preact_resnet18', 'resnet18', 'resnet50', 'small_cnn'\]"):
         create_model("vgg", 10)
     with pytest.raises(ValueError, match="'preact_resnet18' has no pretrained weights"):
         create_model("preact_resnet18", 10, weights_path="x.pth")
