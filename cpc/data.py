@@ -126,17 +126,21 @@ class TensorData:
     classes:list # class names; their number is `num_classes`
     mean:tuple # per-channel mean in [0, 1]
     std:tuple # per-channel standard deviation in [0, 1]
+    keys:list|None=None # each image's file (your own data read from files), else None
+    true_labels:torch.Tensor|None=None # int64 (N,) clean labels when known besides the given ones (your own data with a `true` column), else None
 
     def __post_init__(self):
         n = len(self.images)
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
             raise ValueError(f"images: got {self.images.dtype} of shape {tuple(self.images.shape)}; expected uint8 (N, C, H, W)")
-        for k in ('labels', 'index'):
+        for k in ('labels', 'index', 'true_labels'):
             v = getattr(self, k)
+            if v is None: continue
             if v.dtype != torch.int64 or tuple(v.shape) != (n,):
                 raise ValueError(f"{k}: got {v.dtype} of shape {tuple(v.shape)}; expected int64 of shape ({n},)")
         if not len(self.mean) == len(self.std) == self.images.shape[1]:
             raise ValueError(f"mean/std have {len(self.mean)}/{len(self.std)} entries; expected one per channel ({self.images.shape[1]})")
+        if self.keys is not None and len(self.keys) != n: raise ValueError(f"keys: got {len(self.keys)}; expected one per image ({n})")
 
     @property
     def num_classes(self)->int: return len(self.classes)
@@ -146,13 +150,17 @@ class TensorData:
                 f"device={self.images.device})")
 
     def to(self, device)->TensorData:
-        "Copy images, labels and ids to `device`."
-        return replace(self, images=self.images.to(device), labels=self.labels.to(device), index=self.index.to(device))
+        "Copy images, labels and ids (and the true labels, when known) to `device`."
+        return replace(self, images=self.images.to(device), labels=self.labels.to(device), index=self.index.to(device),
+                       true_labels=None if self.true_labels is None else self.true_labels.to(device))
 
     def subset(self, idx)->TensorData:
-        "The samples at positions `idx` (ints or a bool mask); `index` keeps their original ids."
+        "The samples at positions `idx` (ints or a bool mask); `index` keeps their original ids, `keys` and `true_labels` follow."
         idx = torch.as_tensor(idx, device=self.labels.device)
-        return replace(self, images=self.images[idx], labels=self.labels[idx], index=self.index[idx])
+        pos = torch.arange(len(self))[idx.cpu()].tolist()
+        return replace(self, images=self.images[idx], labels=self.labels[idx], index=self.index[idx],
+                       keys=None if self.keys is None else [self.keys[i] for i in pos],
+                       true_labels=None if self.true_labels is None else self.true_labels[idx])
 
 # %% ../nbs/00_data.ipynb #16b21b86
 def stratified_subset(labels, # 1-D integer labels (tensor, array or list)

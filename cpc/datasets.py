@@ -11,7 +11,7 @@ from typing import Callable
 import torch, torchvision
 from .data import (TensorData, NORM_STATS, load_cifar, load_fashion_mnist, Clothing1M, WebVision, ImageNetVal,
                    stratified_subset)
-from .noise import ASYM_MAPS, noisy_labels, noise_file_name, load_human_labels, HUMAN_LABELS
+from .noise import NOISE_MODES, ASYM_MAPS, noisy_labels, noise_file_name, load_human_labels, HUMAN_LABELS
 from .augment import normalize, weak_augment, strong_augment, large_image_transform
 from .distributed import rank_share
 from .fixtures import write_cifar_fixture, write_fmnist_fixture, write_clothing1m_fixture, write_webvision_fixture
@@ -106,23 +106,27 @@ class DataSpec:
     "One data set as the package reads and trains on it."
     name:str # what `TrainConfig.dataset` calls it: lower-case letters, digits and '_'
     load:Callable # load(root, split, download=False, cfg=None) -> TensorData (held on the device) or an image-file data set (`labels`, `classes`, `keys`, PIL items)
-    mean:tuple # per-channel mean in [0, 1] the images are normalised with
-    std:tuple # per-channel standard deviation in [0, 1]
+    mean:tuple|None # per-channel mean in [0, 1] the images are normalised with (None: the loaded data's own `mean`, e.g. computed from your images)
+    std:tuple|None # per-channel standard deviation in [0, 1] (None: the loaded data's own `std`)
     files:bool=False # streamed from image files by DataLoader workers (else held on the device as uint8 tensors)
-    crop:tuple|None=None # image files: (crop side, resize of the shorter side first); the device-held sets keep their size (pad-4 crop)
+    crop:tuple|None=None # image files: (crop side, resize of the shorter side first), unless the loaded data set has its own `crop`; the device-held sets keep their size (pad-4 crop)
     test_split:str='test' # the split a run is tested on
     val_split:str|None=None # a split with clean labels to select the best weights on (`select_on_val`)
     real_noise:bool=False # its training labels are noisy as given (noise_mode='real'); else they are clean and noise is drawn
+    can_draw:bool=False # with real_noise: noise_mode other than 'real' takes the labels as clean and draws noise on them (your own data)
     asym_map:tuple|None=None # class c -> the label asymmetric noise gives it (None: no 'asym' noise)
     transfer:Callable|None=None # transfer(folder, num_classes) -> an image-file data set the run is also tested on (WebVision: ILSVRC12 val)
     fixture:Callable|None=None # fixture(root) writes a tiny copy in the real on-disk format and returns the folder to pass as data
     presets:dict=field(default_factory=dict) # preset name -> (TrainConfig fields, one-line description): added to `cpc_train --list`
+    run_files:Callable|None=None # run_files(cfg, root) -> {file name: text} that cpc_train writes into the run folder once the run is set up (own data: classes, held-out list)
+    label_issues:bool=False # cpc_train ends a run with label_issues.csv (`cpc.own_data.write_label_issues`)
 
     def source(self, ds, device, weak:bool=True, num_workers:int=4):
         "A loaded split as the trainer reads it: TensorData becomes a `TensorSource`, an image-file data set a `FileSource`."
-        if isinstance(ds, TensorData): return TensorSource(dataclasses.replace(ds, mean=self.mean, std=self.std), device, weak)
-        size, resize = self.crop or (224, 256)
-        return FileSource(ds, device, size, resize, num_workers, self.mean, self.std)
+        mean, std = (ds.mean, ds.std) if self.mean is None else (self.mean, self.std)
+        if isinstance(ds, TensorData): return TensorSource(dataclasses.replace(ds, mean=mean, std=std), device, weak)
+        size, resize = getattr(ds, 'crop', None) or self.crop or (224, 256)
+        return FileSource(ds, device, size, resize, num_workers, mean, std)
 
 DATASETS = {}  # name -> DataSpec, in registration order
 
@@ -132,7 +136,9 @@ def register_dataset(spec:DataSpec, # the data set's spec
     "Add `spec` to `DATASETS` (and its asymmetric-noise map to `ASYM_MAPS`)."
     if not re.fullmatch(r'[a-z][a-z0-9_]*', spec.name): raise ValueError(f"data set name {spec.name!r}: expected lower-case letters, digits and '_'")
     if spec.name in DATASETS and not replace: raise ValueError(f"data set {spec.name!r} is registered already; pass replace=True to replace it")
-    if len(spec.mean) != len(spec.std): raise ValueError(f"data set {spec.name!r}: mean has {len(spec.mean)} entries, std {len(spec.std)}")
+    if (spec.mean is None) != (spec.std is None): raise ValueError(f"data set {spec.name!r}: give both mean and std, or neither (the data's own)")
+    if spec.mean is not None and len(spec.mean) != len(spec.std): raise ValueError(f"data set {spec.name!r}: mean has {len(spec.mean)} entries, std {len(spec.std)}")
+    if spec.can_draw and not spec.real_noise: raise ValueError(f"data set {spec.name!r}: can_draw is for real-noise data sets (real_noise=True)")
     if spec.files and spec.crop is None: raise ValueError(f"data set {spec.name!r}: image files need crop=(side, resize)")
     DATASETS[spec.name] = spec
     if spec.asym_map is not None: ASYM_MAPS[spec.name] = tuple(spec.asym_map)
@@ -203,8 +209,13 @@ def load_data(cfg, # the run's TrainConfig
              ):
     "Training source (noisy labels), test source, and the true training labels (None when unknown: real noise)."
     spec = dataset_spec(cfg.dataset)
-    if spec.real_noise:
-        if cfg.noise_mode != 'real': raise ValueError(f"noise_mode={cfg.noise_mode!r}: {cfg.dataset} has real noise, expected 'real'")
+    given = spec.real_noise and (cfg.noise_mode == 'real' or not spec.can_draw)  # the training labels as they are
+    if spec.real_noise and not spec.can_draw and cfg.noise_mode != 'real':
+        raise ValueError(f"noise_mode={cfg.noise_mode!r}: {cfg.dataset} has real noise, expected 'real'")
+    if cfg.noise_mode == 'real' and not spec.real_noise:
+        raise ValueError(f"noise_mode='real': {cfg.dataset} has clean labels, noise is drawn on them; expected one of "
+                         f"{NOISE_MODES}")
+    if given and spec.files:
         if cfg.train_subset or cfg.test_subset: raise ValueError(f"train_subset/test_subset: not supported for {cfg.dataset}")
         mk = lambda split: spec.source(spec.load(root, split, download, cfg), device, cfg.weak_aug, cfg.num_workers)
         return mk('train'), mk(spec.test_split), None
@@ -217,11 +228,15 @@ def load_data(cfg, # the run's TrainConfig
         keep = stratified_subset(train.labels, cfg.train_subset, cfg.seed)
         train, human = train.subset(keep), None if human is None else human[keep]
     if cfg.test_subset: test = test.subset(stratified_subset(test.labels, cfg.test_subset, cfg.seed))
+    if given:  # real noise read into memory (your own data): the clean labels only when the data knows them
+        true = train.true_labels
+        return (spec.source(train, device, cfg.weak_aug, cfg.num_workers), spec.source(test, device, num_workers=cfg.num_workers),
+                None if true is None else true.to(device))
     if human is not None: noisy = human
     else:
         path = Path(noise_dir)/noise_file_name(cfg.noise_rate, cfg.noise_mode) if noise_dir else None
         noisy = noisy_labels(train.labels, cfg.noise_mode, cfg.noise_rate, train.num_classes, path=path, seed=cfg.seed,
-                             dataset=cfg.dataset if cfg.dataset in ASYM_MAPS else None, images=train.images,
+                             dataset=cfg.dataset if cfg.dataset in ASYM_MAPS else None, images=getattr(train, 'images', None),
                              origin=noise_origin(cfg), write=write_noise)
     true = train.labels
     train = dataclasses.replace(train, labels=torch.as_tensor(noisy))
