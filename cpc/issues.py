@@ -13,9 +13,10 @@ from .data import atomic_write
 from .checks import as_tensor, check_labels, check_probs, check_losses, check_positive_int, check_finite, check_choice
 
 # %% auto #0
-__all__ = ['FINDER_P_FLOOR', 'FINDER_CPC', 'FILTERS', 'SCORES', 'RANKINGS', 'ISSUES_EXAMPLE', 'standardize', 'confident_joint',
-           'wrong_label_counts', 'clean_probs', 'issue_scores', 'flag_issues', 'find_label_issues', 'read_outputs',
-           'write_issues', 'cpc_find_issues', 'console_script']
+__all__ = ['FINDER_P_FLOOR', 'FINDER_CPC', 'FILTERS', 'SCORES', 'RANKINGS', 'ISSUES_EXAMPLE', 'RUN_ISSUE_COLUMNS', 'standardize',
+           'confident_joint', 'wrong_label_counts', 'clean_probs', 'issue_scores', 'flag_issues', 'find_label_issues',
+           'read_outputs', 'write_issues', 'cpc_find_issues', 'console_script', 'read_run', 'run_issues',
+           'write_label_issues']
 
 # %% ../nbs/05a_issues.ipynb #41b603eb
 def _label_ids(labels):
@@ -242,7 +243,7 @@ def find_label_issues(labels, # given labels (N,), integers in [0, K)
     return (out, {**qs, 'score': s}) if return_clean_probs else out
 
 # %% ../nbs/05a_issues.ipynb #0ae4790d
-import argparse, csv, math, os, shutil, stat, sys, tempfile, zipfile
+import argparse, csv, json, math, os, shutil, stat, sys, tempfile, zipfile
 from pathlib import Path
 from .data import csv_cell
 
@@ -250,7 +251,9 @@ ISSUES_EXAMPLE = '''example:
   # in your own code, after cross-validation:
   #   np.savez('outputs.npz', labels=y, pred_probs=oof_probs, features=oof_features)
   cpc_find_issues outputs.npz --cleaner cpc_awr --out issues.csv
-  # issues.csv: rank,index,label,score,clean_prob,issue,q_gmm_agn,q_gmm_awr,q_cpc_agn,q_cpc_awr (most likely wrong first)'''
+  # issues.csv: rank,index,label,score,clean_prob,issue,q_gmm_agn,q_gmm_awr,q_cpc_agn,q_cpc_awr (most likely wrong first)
+  # from a cpc_train run folder (finished or interrupted): RUN/label_issues.csv, with file paths and class names
+  cpc_find_issues --run runs/own-fmnist'''
 
 def _numbered(cols:list, prefix:str, path)->list:
     "The columns prefix0, prefix1, ... in number order; refuse gaps or names that are not numbered."
@@ -357,7 +360,8 @@ def console_script(main, # the script's `main(argv) -> exit code`
 def _find_issues(argv:list|None)->int:
     p = argparse.ArgumentParser(prog='cpc_find_issues', epilog=ISSUES_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="Find likely label errors from a model's saved out-of-sample outputs.")
-    p.add_argument('outputs', help="an .npz (labels, pred_probs[, features, losses]) or a .csv (label, prob_0.., feat_0.., loss)")
+    p.add_argument('outputs', nargs='?', help="an .npz (labels, pred_probs[, features, losses]) or a .csv (label, prob_0.., feat_0.., loss)")
+    p.add_argument('--run', metavar='RUN_DIR', help="rank a cpc_train run's training images instead (its samples table, checkpoint and class names); writes RUN_DIR/label_issues.csv")
     p.add_argument('--cleaner', default=None, help=f"one of {', '.join(CLEANERS)} (default: cpc_awr with features, gmm_agn without)")
     p.add_argument('--filter_by', default='count', choices=FILTERS,
                    help="count: per class the estimated number of wrong labels (default); threshold: clean probability <= --threshold; both")
@@ -367,6 +371,8 @@ def _find_issues(argv:list|None)->int:
     p.add_argument('--overwrite', action='store_true', help="replace --out if it exists (default: refuse)")
     p.add_argument('--seed', type=int, default=0, help="seed of the prototype cleaners, in [0, 2**63 - 1]")
     a = p.parse_args(argv)
+    if (a.outputs is None) == (a.run is None): p.error("expected either saved outputs (an .npz or .csv) or --run RUN_DIR")
+    if a.run is not None: return _run_issues(p, a)
     out = Path(a.out or Path(a.outputs).with_name(Path(a.outputs).stem + '_issues.csv'))
     try:
         if a.cleaner is not None: check_cleaner(a.cleaner)
@@ -383,4 +389,81 @@ def _find_issues(argv:list|None)->int:
     except (OSError, ValueError, FloatingPointError) as e: p.error(str(e))
     print(f"estimated wrong labels: {est.sum()} of {len(mask)}; per class: {' '.join(map(str, est))}")
     print(f"{int(mask.sum())} of {len(mask)} labels flagged by {cleaner} (filter_by {a.filter_by}, score {a.score}); ranked list in {out}")
+    return 0
+
+# %% ../nbs/05a_issues.ipynb #525aa3bb
+RUN_ISSUE_COLUMNS = ['path', 'label_name', 'pred_a', 'pred_a_name', 'prob_a', 'pred_b', 'pred_b_name', 'prob_b']  # after write_issues' columns
+
+def read_run(run, # a run folder of cpc_train or Trainer (finished or interrupted)
+            )->dict: # the per-sample columns, 'config' (dict) and 'classes' (names)
+    "A run's per-sample table (samples.csv or samples.npz), its config (from checkpoint.pt) and its class names (data.json, else the ids)."
+    run = Path(run)
+    if not run.is_dir(): raise FileNotFoundError(f"--run {run}: no such folder; expected a run folder of cpc_train")
+    files = [run/f for f in ('samples.npz', 'samples.csv') if (run/f).is_file()]
+    if not files: raise ValueError(f"{run}: no samples.csv or samples.npz; a run writes it after its first epoch past the warm-up "
+                                   f"({'the run is still warming up or stopped there' if (run/'checkpoint.pt').is_file() else 'is it a run folder?'})")
+    if files[0].suffix == '.npz':
+        with np.load(files[0], allow_pickle=False) as z: cols = {k: z[k] for k in z.files}
+    else:
+        with open(files[0], newline='', encoding='utf-8') as f: rows = list(csv.reader(f))
+        head, body = rows[0], rows[1:]
+        cols = {}
+        for j, h in enumerate(head):
+            v = [r[j] for r in body]
+            cols[h] = np.array(v, dtype=object) if h == 'key' else np.array(v, dtype=np.float64)
+        if 'key' in cols: cols['key'] = np.array([k[1:] if k.startswith("'") else k for k in cols['key']], dtype=object)  # csv_cell's guard
+    if not (run/'checkpoint.pt').is_file(): raise ValueError(f"{run}: no checkpoint.pt; expected the run's checkpoint (it holds the config)")
+    try: cfg = torch.load(run/'checkpoint.pt', map_location='cpu', weights_only=True)['config']
+    except Exception as e: raise ValueError(f"{run/'checkpoint.pt'} is damaged or not a cpc checkpoint ({type(e).__name__})") from None
+    K = int(np.nanmax(np.concatenate([cols['given']] + [cols[c] for c in ('pred_a', 'pred_b', 'true') if c in cols]))) + 1
+    classes = [str(k) for k in range(K)]
+    if (run/'data.json').is_file(): classes = json.loads((run/'data.json').read_text(encoding='utf-8'))['classes']
+    return dict(cols=cols, config=cfg, classes=classes, source=files[0])
+
+def run_issues(run)->tuple:
+    "The ranked label issues of a run: (header, rows), lowest clean probability of the run's cleaner (mean of the two networks) first."
+    r = read_run(run)
+    c, cfg, names = r['cols'], r['config'], r['classes']
+    cleaners = [k for k in CLEANERS if f'q_{k}_a' in c]
+    q = {k: np.nanmean(np.stack([c[f'q_{k}_a'], c[f'q_{k}_b']]), 0) if f'q_{k}_b' in c else c[f'q_{k}_a'] for k in cleaners}
+    main = cfg['cleaner']
+    thr = cfg[CLEANERS[main].threshold]
+    score = q[main]
+    order = np.argsort(np.where(np.isnan(score), np.inf, score), kind='stable')
+    name = lambda v: names[int(v)] if 0 <= v < len(names) else ''
+    head = (['rank', 'index', 'label', 'score', 'clean_prob', 'issue'] + [f'q_{k}' for k in cleaners] + RUN_ISSUE_COLUMNS
+            + (['true', 'true_name'] if 'true' in c else []))
+    rows = []
+    for rank, i in enumerate(order):
+        y = int(c['given'][i])
+        row = [rank, int(c['index'][i]), y, f'{score[i]:.6f}', f'{score[i]:.6f}', int(score[i] <= thr)] + [f'{q[k][i]:.6f}' for k in cleaners]
+        row += [c['key'][i] if 'key' in c else '', name(y)]
+        for ab in 'ab': row += [int(c[f'pred_{ab}'][i]), name(c[f'pred_{ab}'][i]), f"{c[f'conf_{ab}'][i]:.6f}"]
+        if 'true' in c: row += [int(c['true'][i]), name(c['true'][i])]
+        rows.append(row)
+    return head, rows
+
+def write_label_issues(run, # a run folder
+                       out=None, # the CSV to write (None: RUN/label_issues.csv)
+                      )->Path: # the file written
+    "Write a run's label_issues.csv: every training image, most likely wrong first, with its path, given and predicted class names."
+    head, rows = run_issues(run)
+    out = Path(out) if out is not None else Path(run)/'label_issues.csv'
+    try:
+        with atomic_write(out) as tmp, open(tmp, 'w', newline='', encoding='utf-8') as f:
+            w = csv.writer(f)
+            w.writerow(map(csv_cell, head)); w.writerows(map(lambda r: list(map(csv_cell, r)), rows))
+    except OSError as e: raise OSError(f"cannot write {out}: {e.strerror or e}") from None
+    return out
+
+
+def _run_issues(p, a)->int:
+    "cpc_find_issues --run: the run's label_issues.csv."
+    out = Path(a.out) if a.out else Path(a.run)/'label_issues.csv'
+    try:
+        if out.exists() and not a.overwrite and a.out: raise ValueError(f"{out} exists: pass --overwrite to replace it, or --out elsewhere")
+        path = write_label_issues(a.run, out)
+    except (OSError, ValueError) as e: p.error(str(e))
+    with open(path, newline='', encoding='utf-8') as f: rows = list(csv.DictReader(f))
+    print(f"{sum(r['issue'] == '1' for r in rows)} of {len(rows)} training labels flagged by the run's cleaner; ranked list in {path}")
     return 0
