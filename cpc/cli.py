@@ -12,7 +12,9 @@ import matplotlib.pyplot as plt
 from .docs import field_docs
 from .datasets import DATASETS
 from .train import TrainConfig, Trainer, TrainingError, RunLockedError, field_choices
-from .issues import console_script
+from .issues import console_script, write_label_issues
+from .data import atomic_write
+import cpc.own_data  # registers your own data ('own', --data FOLDER_OR_CSV) and its presets
 from .diagnostics import plot_auc_curves
 
 # %% auto #0
@@ -285,7 +287,7 @@ def cli_parser()->argparse.ArgumentParser:
                                 description="Train two networks with DivideMix and a label-noise cleaner (CPC by default).")
     p.add_argument('--preset', metavar='NAME', help="a named config (see --list); default: the TrainConfig defaults")
     p.add_argument('--baseline', metavar='NAME', help="run the preset's baseline instead: dividemix, augdmix or gmm_agn")
-    p.add_argument('--data', metavar='PATH', help="data set folder (default: the loader's search path)")
+    p.add_argument('--data', metavar='PATH', help="data set folder (default: the loader's search path); your own data (--preset own-...): an image folder DIR/train/<class>/<image> or a CSV of path,label")
     p.add_argument('--imagenet', metavar='PATH', help="WebVision: ILSVRC12 val, one folder per class (default: <data>/imagenet/val if present)")
     p.add_argument('--out', metavar='DIR', help="output folder (default: runs/<preset>)")
     p.add_argument('--device', metavar='DEV', help="cpu, cuda, cuda:1, ... (default: cuda if available)")
@@ -329,6 +331,12 @@ def main(argv:list|None=None, # command-line arguments (None: `sys.argv[1:]`)
     finally:
         if main_thread: signal.signal(signal.SIGTERM, old)
 
+def _write_run_files(files:dict, out:Path):
+    "Write a data set's own files into the run folder, each atomically (None: remove a stale one)."
+    for name, text in files.items():
+        if text is None: (out/name).unlink(missing_ok=True); continue
+        with atomic_write(out/name) as tmp: tmp.write_text(text, encoding='utf-8')
+
 def _main(argv):
     p = cli_parser()
     args, extra = p.parse_known_args(argv)
@@ -357,6 +365,9 @@ def _main(argv):
     except KeyboardInterrupt as e:
         print(f"cpc_train: {why(e)} while setting up, before any epoch ran: nothing to resume", file=sys.stderr)
         return code(e)
+    spec = DATASETS[cfg.dataset]
+    rank0 = not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
+    if spec.run_files is not None and rank0: _write_run_files(spec.run_files(cfg, run['data']), Path(out))
     try: history = trainer.fit()
     except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: one line, what was kept
         print(f"cpc_train: {why(e)}; last good checkpoint: {trainer.last_good()}", file=sys.stderr)
@@ -370,6 +381,8 @@ def _main(argv):
         plt.close(plot_auc_curves(Path(out)/'metrics.csv', Path(out)/'auc.png'))  # the paper's Fig. 3 for this run
         print(f"done: {len(history)} epochs, final test_acc {history[-1]['test_acc']:.4f}; "
               f"metrics.csv, checkpoint.pt and auc.png in {out}")
+        if spec.label_issues and any((Path(out)/f).is_file() for f in ('samples.csv', 'samples.npz')):
+            print(f"label issues, most likely wrong first: {write_label_issues(out)}")
         ssl = [r['epoch'] for r in history if r['epoch'] >= cfg.warmup_epochs]
         if ssl and all(r['labeled_a'] == r['labeled_b'] == 0 for r in history[ssl[0]:]):
             print(f"cpc_train: warning: no DivideMix step ran: the split of every epoch from {ssl[0]} to {ssl[-1]} labeled no sample "
