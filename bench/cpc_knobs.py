@@ -23,7 +23,7 @@ def cache(out, preset, seed):
     "Train `preset` with gmm_agn driving and keep every eval pass in out/evals.pt."
     cfg = replace(PRESETS[preset].config, cleaner='gmm_agn', seed=int(seed))
     t, evals, now = Trainer(cfg, out=Path(out), device='cpu', overwrite=True), [], {}
-    eval_pass, clean_step = t.eval_pass, t.clean_step
+    eval_pass, clean_step = t.method.eval_pass, t.method.clean_step
     def keep(k, idx=None):
         ev = eval_pass(k, idx)
         evals.append(dict(epoch=now['epoch'], k=k, **{n: v.cpu() for n, v in ev.items()}))
@@ -31,7 +31,7 @@ def cache(out, preset, seed):
     def step(epoch):
         now['epoch'] = epoch
         return clean_step(epoch)
-    t.eval_pass, t.clean_step = keep, step
+    t.method.eval_pass, t.method.clean_step = keep, step
     t.fit()
     torch.save(dict(cfg=asdict(cfg), labels=t.train.labels.cpu(), clean=t.clean_mask.cpu(), evals=evals), Path(out)/'evals.pt')
 

@@ -148,7 +148,7 @@ def strong_aug_warmup(device:str, batch:int)->str:
     "Build the strong augmentation's tables (and the weak one's constants) before any clock starts; the op and host-sync counts of the first and a later call."
     from cpc.augment import strong_augment, weak_augment
     from cpc.data import NORM_STATS
-    from cpc.step import OpCounter
+    from cpc.steptools import OpCounter
     x = synthetic_images(batch, seed=1)[0].to(device)
     counts = []
     for _ in range(2):
@@ -183,8 +183,8 @@ def _learned(bank)->list:
 def _graph_steps(t)->dict:
     "The run's GraphSteps by role: the SSL and warm-up steps of both networks, the CPC update steps of the cleaner banks."
     out = {'SSL': [], 'warm-up': [], 'CPC update': []}
-    for (kind, _), gs in t._steps.items(): out['SSL' if kind == 'ssl' else 'warm-up'].append(gs)
-    out['CPC update'] = [c._graph for b in t.banks for c in _learned(b) if getattr(c, '_graph', None) is not None]
+    for (kind, _), gs in t.method._steps.items(): out['SSL' if kind == 'ssl' else 'warm-up'].append(gs)
+    out['CPC update'] = [c._graph for b in t.method.banks for c in _learned(b) if getattr(c, '_graph', None) is not None]
     return out
 
 def _graph_state(t)->dict:
@@ -193,7 +193,7 @@ def _graph_state(t)->dict:
 def graph_report(t, before:dict, caught:list)->str:
     """Per role (SSL, warm-up, CPC update steps): whether the CUDA graphs passed their check against an eager step and how
     often they replayed, or that they fell back to eager and why (the warning `GraphStep` gave), or why none was captured."""
-    if not t.cuda_graphs: return 'off' if t.device.type == 'cuda' else 'off (no CUDA graphs on the CPU)'
+    if not t.rt.cuda_graphs: return 'off' if t.rt.device.type == 'cuda' else 'off (no CUDA graphs on the CPU)'
     after, parts = _graph_state(t), []
     for role, gs in _graph_steps(t).items():
         (g0, r0), (g1, r1) = before[role], after[role]
@@ -220,23 +220,24 @@ def train_row(row:Row, data:Path, tmp:Path, device:str, a, rate:float, sheet:flo
     t = Trainer(cfg, data=data, out=tmp/row.name, device=device, verbose=False)
     spent, steps, limit, current = {}, {}, [None], [0]
     def timed(name):
-        f = getattr(t, name)
+        owner = t if name == 'evaluate' else t.method
+        f = getattr(owner, name)
         def g(*args, **kw):
             if name == 'ssl_epoch': current[0] = args[1]
             s = clock(device); r = f(*args, **kw)
             spent.setdefault((name, len(t.history)), []).append(clock(device) - s)
             return r
-        setattr(t, name, g)
+        setattr(owner, name, g)
     for name in ('clean_step', 'ssl_epoch', 'evaluate'): timed(name)
-    inputs = t._ssl_inputs
+    inputs = t.method.ssl_inputs
     def counted(*args):
         key = (len(t.history), current[0])
         for i, item in enumerate(inputs(*args)):
             if limit[0] is not None and i >= limit[0]: return
             steps[key] = steps.get(key, 0) + 1
             yield item
-    t._ssl_inputs = counted
-    log, caught = logging.getLogger('cpc.train'), []
+    t.method.ssl_inputs = counted
+    log, caught = logging.getLogger('cpc.methods'), []
     handler = _Records(); log.addHandler(handler)
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -245,18 +246,18 @@ def train_row(row:Row, data:Path, tmp:Path, device:str, a, rate:float, sheet:flo
             # priming: the SSL steps stop after a few batches per network (capture + eager check, then replays); the eval
             # pass runs in full, and the CPC cleaners train for PRIME_CPC_STEPS minibatches, as a real run's have by the
             # time its prototype warm-up ends (the timed epoch's update makes the preset's cpc_epochs passes again)
-            limit[0], cpcs = 1 if a.smoke else 4, [c for b in t.banks for c in _learned(b)]
+            limit[0], cpcs = 1 if a.smoke else 4, [c for b in t.method.banks for c in _learned(b)]
             for c in cpcs: c.epochs = max(cfg.cpc_epochs, math.ceil(PRIME_CPC_STEPS[device] / math.ceil(len(t.train) / c.batch_size)))
             rec['cpc_priming_passes'] = cpcs[0].epochs if cpcs else 0
             t.history.append(t.run_epoch(W)); limit[0] = None
             for c in cpcs: c.epochs = cfg.cpc_epochs
-            before = _graph_state(t) if t.cuda_graphs else {}
+            before = _graph_state(t) if t.rt.cuda_graphs else {}
             n_before = len(handler.messages)
             t.history.append(t.run_epoch(W + 1))  # the timed epoch
             rec['peak_mem_gib'] = torch.cuda.max_memory_allocated() / 2**30 if device == 'cuda' else None
             n_steps = [steps.get((W + 1, k), 0) for k in range(2)]
             rec['graphs'] = graph_report(t, before, caught)
-            cleaner, thr = t._active_cleaner(W + 1)
+            cleaner, thr = t.method.active_cleaner(W + 1)
             last, E = t.history[-1], W + 1
             ssl = sum(spent.get(('ssl_epoch', E), [0.]))
             rec.update(cleaner=cleaner, warmup_epoch_s=t.history[W - 1]['seconds'] if W else math.nan, ssl_epoch_s=last['seconds'],
@@ -266,7 +267,7 @@ def train_row(row:Row, data:Path, tmp:Path, device:str, a, rate:float, sheet:flo
             problems = []
             for k, ab in enumerate('ab'):
                 if rec[f'labeled_{ab}'] == 0:
-                    q = t.samples[1 - k]['q'][cleaner]
+                    q = t.method.samples[1 - k]['q'][cleaner]
                     problems.append(f"network {ab.upper()}'s labeled set is empty: {cleaner} of network {'BA'[k]} kept 0 of "
                                     f"{len(q)} (largest clean probability {float(q.max()):.3g}, threshold {thr})")
                 if n_steps[k] == 0: problems.append(f"network {ab.upper()}: no SSL step ran in the timed epoch")
@@ -284,7 +285,7 @@ def train_row(row:Row, data:Path, tmp:Path, device:str, a, rate:float, sheet:flo
             rec.update(ms_per_step=1e3 * ssl / sum(n_steps), pure_s=pure, ssl_over_pure=ssl / pure, ssl_tflops=tf,
                        share_of_measured=tf * 1e12 / rate, share_of_datasheet=tf * 1e12 / sheet if sheet else None, ok=True, problem='')
     except _NotTrained as e: rec.update(ok=False, problem=f"did not train: {e}")
-    finally: log.removeHandler(handler); t._release()
+    finally: log.removeHandler(handler); t.release()
     rec['row_s'] = clock(device) - t0
     return rec
 

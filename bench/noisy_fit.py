@@ -10,10 +10,10 @@ def main(run, data=None):
     tr = Trainer(cfg, data=data, out=run, device='cpu', resume=True, verbose=False)
     if tr.true_labels is None: raise SystemExit(f"{run}: real noise, the true labels are unknown")
     for k in range(2):
-        r = noisy_fit(tr.eval_pass(k)['probs'].argmax(1), tr.train.labels, tr.true_labels)
+        r = noisy_fit(tr.method.eval_pass(k)['probs'].argmax(1), tr.train.labels, tr.true_labels)
         print(f"{run} network {'AB'[k]}: of {r['n_noisy']} mislabelled samples {r['memorised']:.3f} memorised, "
               f"{r['corrected']:.3f} predicted as their true class; {r['clean_fit']:.3f} of the others right")
-    tr._release()
+    tr.release()
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('run'); ap.add_argument('--data')

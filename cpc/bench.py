@@ -68,8 +68,8 @@ def preset_grid(presets, # preset names of cpc.cli.PRESETS
 # %% ../nbs/11_bench.ipynb #5dd97940
 def cpu_track_grid(settings=('sym50', 'sym80', 'sym90', 'asym40', 'idn40'), # CPU-track presets fmnist-<setting>
                   )->dict: # run name -> TrainConfig
-    "Every CPU-track preset of `settings` with each cleaner driving training, its cross-entropy floor, and the clean ceiling."
-    grid = preset_grid([f'fmnist-{s}' for s in settings], baselines=('ce',))
+    "Every CPU-track preset of `settings` with each cleaner driving training, sample selection with its cleaner, its cross-entropy floor, and the clean ceiling."
+    grid = preset_grid([f'fmnist-{s}' for s in settings], baselines=('ce', 'select'))
     grid['clean/ce'] = replace(grid[f'fmnist-{settings[0]}/ce'], noise_rate=0.)
     return grid
 
@@ -258,18 +258,18 @@ def cross_val_outputs(cfg:TrainConfig, # the run whose data, noisy labels, model
         for f, (_, held) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=cfg.seed).split(y, y)): fold[held] = f
         parts = []
         for f in range(folds):
-            net = t._make_net(t.num_classes, t.in_ch)
+            net = t.method.new_net()
             opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-            fit = torch.from_numpy(np.flatnonzero(fold != f)).to(t.device)
+            fit = torch.from_numpy(np.flatnonzero(fold != f)).to(t.rt.device)
             for epoch in range(cfg.epochs):
                 for g in opt.param_groups: g['lr'] = cfg.lr_at(epoch)
-                t.ce_epoch(net, opt, fit, f'fold {f + 1}/{folds}, epoch {epoch + 1}')
-            parts.append(t.eval_pass(0, torch.from_numpy(np.flatnonzero(fold == f)).to(t.device), net=net))
+                t.method.ce_epoch(net, opt, fit, f'fold {f + 1}/{folds}, epoch {epoch + 1}')
+            parts.append(t.method.eval_pass(0, torch.from_numpy(np.flatnonzero(fold == f)).to(t.rt.device), net=net))
         order = torch.cat([p['idx'] for p in parts]).argsort().cpu()
         res = {k: torch.cat([p[n] for p in parts]).cpu()[order].numpy()
                for k, n in (('pred_probs', 'probs'), ('features', 'features'), ('losses', 'losses'))}
         res.update(labels=y, true_labels=t.true_labels.cpu().numpy(), fold=fold)
-    finally: t._release()
+    finally: t.release()
     with atomic_write(path) as tmp: np.savez(tmp, **res)
     return res
 
@@ -298,18 +298,18 @@ def detection_rows(outputs:dict, # cross_val_outputs' arrays (labels, true_label
 # %% ../nbs/11_bench.ipynb #e5655bbc
 def _pure_ssl(t:Trainer, k:int, n_iter:int)->float:
     "Seconds of the model compute alone of network k's SSL epoch of `n_iter` labeled batches, on ready tensors."
-    B, (net, peer), opt = t.cfg.batch_size, (t.nets[k], t.nets[1 - k]), t.opts[k]
+    B, (net, peer), opt = t.cfg.batch_size, (t.method.nets[k], t.method.nets[1 - k]), t.method.opts[k]
     x = next(t.train.batches(torch.arange(min(4 * B, len(t.train))), ('plain',), 4 * B))[1][0]  # real images, already loaded
     net.train(); peer.eval()
-    start = _clock(t.device)
+    start = _clock(t.rt.device)
     for _ in range(n_iter):
         with torch.no_grad():
-            for v in x.split(B): t._fwd(net, v)
-            t._fwd(peer, x[:2 * B])
-        logits = t._fwd(net, x)[0]
+            for v in x.split(B): t.rt.fwd(net, v)
+            t.rt.fwd(peer, x[:2 * B])
+        logits = t.rt.fwd(net, x)[0]
         loss = F.cross_entropy(logits, logits.detach().softmax(1))
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-    return _clock(t.device) - start
+    return _clock(t.rt.device) - start
 
 def _pure_flop(t:Trainer)->float:
     "FLOPs of one labeled batch of `_pure_ssl` (both passes, forward and backward), counted by torch's FlopCounterMode."
@@ -333,11 +333,12 @@ def epoch_timing(cfg:TrainConfig, # the configuration to time (its epochs are se
     with tempfile.TemporaryDirectory() as d:
         t = Trainer(cfg, data=data, out=d, device=device, verbose=False)
         for name in ('clean_step', 'ssl_epoch', 'evaluate'):
-            def timed(*a, _f=getattr(t, name), _n=name, **kw):
-                start = _clock(t.device); r = _f(*a, **kw)
-                spent.setdefault((_n, len(t.history)), []).append(_clock(t.device) - start)
+            owner = t if name == 'evaluate' else t.method
+            def timed(*a, _f=getattr(owner, name), _n=name, **kw):
+                start = _clock(t.rt.device); r = _f(*a, **kw)
+                spent.setdefault((_n, len(t.history)), []).append(_clock(t.rt.device) - start)
                 return r
-            setattr(t, name, timed)
+            setattr(owner, name, timed)
         t.fit()
         epochs = range(cfg.warmup_epochs + 1, cfg.epochs)
         n_iter = [-(-t.history[-1][f'labeled_{"ab"[k]}'] // cfg.batch_size) for k in range(2)]

@@ -13,7 +13,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
 from .checks import as_tensor, check_labels, check_mask, check_probs, check_finite, check_length, check_losses, check_positive_int, check_fraction, check_choice
 from .models import ProjectionHead
-from .step import GraphStep, capture_cuda_graph
+from .steptools import GraphStep, capture_cuda_graph
 from .gmm import gmm_clean_prob, gmm_input, fit_clean_prob, LossHistory
 from .noise import inject_noise
 

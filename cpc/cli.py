@@ -161,13 +161,14 @@ AUGDMIX_SCHEDULE = {  # (dataset, noise_mode, noise_rate) -> (epochs, lr drop ep
     ('cifar10', 'sym', 0.2): (300, 150), ('cifar10', 'sym', 0.5): (300, 150), ('cifar10', 'sym', 0.8): (350, 200),
     ('cifar10', 'sym', 0.9): (350, 250), ('cifar10', 'asym', 0.4): (350, 250),
     **{('cifar100', 'sym', r): (400, 300) for r in (0.2, 0.5, 0.8, 0.9)}}
-BASELINES = ('dividemix', 'augdmix', 'gmm_agn', 'ce')
+BASELINES = ('dividemix', 'augdmix', 'gmm_agn', 'ce', 'select')
 
 def baseline_config(name:str, # a paper or CPU-track preset name
                     cfg:TrainConfig, # its config
-                    baseline:str, # 'dividemix', 'augdmix' or 'gmm_agn'
+                    baseline:str, # one of BASELINES
                    )->TrainConfig|None: # None where that baseline does not exist for the preset
-    "A baseline of a preset: DivideMix's or AugDMix's own published schedule, or the paper's schedule with the GMM_agn cleaner."
+    "A baseline of a preset: DivideMix's or AugDMix's own published schedule, the paper's schedule with the GMM_agn cleaner, plain cross-entropy, or (CPU track) sample selection with the preset's cleaner."
+    if baseline == 'select': return dataclasses.replace(cfg, method='select') if cfg.dataset == 'fashion_mnist' else None
     if baseline == 'gmm_agn': return None if cfg.cleaner == 'gmm_agn' else dataclasses.replace(cfg, cleaner='gmm_agn')
     if baseline == 'ce': return dataclasses.replace(cfg, warmup_epochs=cfg.epochs, cleaner='gmm_agn')  # no split ever
     base = dict(cleaner='gmm_agn', strong_aug=baseline == 'augdmix')
@@ -185,11 +186,12 @@ def baseline_config(name:str, # a paper or CPU-track preset name
 
 _WHOSE = {'dividemix': "DivideMix's own schedule", 'augdmix': "AugDMix's own schedule",
           'gmm_agn': "the CPC paper's schedule, as the paper reran its baseline",
-          'ce': "plain cross-entropy on the noisy labels, every epoch a warm-up epoch"}
+          'ce': "plain cross-entropy on the noisy labels, every epoch a warm-up epoch",
+          'select': "sample selection: one network, cross-entropy on the samples its cleaner keeps"}
 
 def baselines_of(name:str, # a preset name
                  preset:Preset)->dict:
-    "`<name>-dividemix`, `<name>-augdmix` and `<name>-gmm_agn`, where each exists, made from `preset`."
+    "`<name>-dividemix`, `-augdmix`, `-gmm_agn`, `-ce` and `-select`, where each exists, made from `preset`."
     res, out = PAPER_RESULTS.get(name), {}
     for b in BASELINES:
         cfg = baseline_config(name, preset.config, b)
@@ -201,8 +203,8 @@ def baselines_of(name:str, # a preset name
             paper = res.dividemix if b == 'dividemix' else res.augdmix
             where = f"paper ({res.table}, {'DivideMix' if b == 'dividemix' else 'AugDMix'}) {paper if paper is not None else 'not reported'}"
         if name == 'webvision' and b == 'dividemix': where += ' (ResNet-50 DivideMix of C2D)'
-        whose = 'the CPU-track schedule' if cfg.dataset == 'fashion_mnist' and b != 'ce' else _WHOSE[b]
-        how = 'no cleaner' if b == 'ce' else f"gmm_agn, {'strong' if cfg.strong_aug else 'weak'} views"
+        whose = 'the CPU-track schedule' if cfg.dataset == 'fashion_mnist' and b not in ('ce', 'select') else _WHOSE[b]
+        how = 'no cleaner' if b == 'ce' else f"{cfg.cleaner}, no SSL step" if b == 'select' else f"gmm_agn, {'strong' if cfg.strong_aug else 'weak'} views"
         out[f"{name}-{b}"] = Preset(cfg, f"{name} baseline: {whose}, {how}, {cfg.epochs} epochs; {where}")
     return out
 
@@ -377,7 +379,7 @@ def _main(argv):
         print(f"cpc_train: error: {e if isinstance(e, TrainingError) else f'{one_line(e)}{odd}; last good checkpoint: {trainer.last_good()}'}",
               file=sys.stderr)
         return 1
-    if trainer.rank == 0:  # under torchrun, rank 0 writes the files and reports
+    if trainer.rt.rank == 0:  # under torchrun, rank 0 writes the files and reports
         plt.close(plot_auc_curves(Path(out)/'metrics.csv', Path(out)/'auc.png'))  # the paper's Fig. 3 for this run
         print(f"done: {len(history)} epochs, final test_acc {history[-1]['test_acc']:.4f}; "
               f"metrics.csv, checkpoint.pt and auc.png in {out}")

@@ -18,7 +18,8 @@ from .checks import check_labels, special_file
 __all__ = ['NORM_STATS', 'CIFAR_LAYOUT', 'FMNIST_FILES', 'FMNIST_SYSTEM_DIR', 'CLOTHING1M_FILES', 'WEBVISION_FILES',
            'FMNIST_CLASSES', 'CLOTHING1M_CLASSES', 'DatasetLayoutError', 'ImageReadError', 'atomic_write',
            'stale_temp_files', 'csv_cell', 'TensorData', 'stratified_subset', 'weights_only_refusal', 'load_cifar',
-           'read_idx', 'load_fashion_mnist', 'Clothing1M', 'WebVision', 'ImageNetVal']
+           'read_idx', 'load_fashion_mnist', 'to_8bit', 'open_rgb', 'unreadable_image', 'Clothing1M', 'WebVision',
+           'ImageNetVal']
 
 # %% ../nbs/00_data.ipynb #29d03592
 class DatasetLayoutError(FileNotFoundError):
@@ -339,7 +340,7 @@ def _read_pairs(path)->tuple:
         keys.append(parts[0]); labels.append(int(parts[1]))
     return keys, labels
 
-def _to_8bit(img:Image.Image, path)->Image.Image:
+def to_8bit(img:Image.Image, path)->Image.Image:
     "A 16-bit or float grey image as 8-bit 'L', scaled (PIL's `convert` clips it); ImageReadError when its range is not 16-bit or [0, 1]."
     a = np.asarray(img, dtype=np.float64)
     lo, hi = (float(a.min()), float(a.max())) if a.size else (0., 0.)
@@ -353,12 +354,12 @@ def _to_8bit(img:Image.Image, path)->Image.Image:
         a = a / 257
     return Image.fromarray(np.round(a).astype(np.uint8), 'L')
 
-def _open_rgb(path)->Image.Image:
+def open_rgb(path)->Image.Image:
     "Decode `path` as 8-bit RGB (16-bit and float images scaled, not clipped); ImageReadError names the file (also in a DataLoader worker)."
     try:
         with open(path, 'rb') as f:
             img = Image.open(f)
-            if img.mode in ('F', 'I') or img.mode.startswith('I;16'): img = _to_8bit(img, path)
+            if img.mode in ('F', 'I') or img.mode.startswith('I;16'): img = to_8bit(img, path)
             return img.convert('RGB')
     except ImageReadError: raise
     except (OSError, SyntaxError, ValueError) as e:  # PIL reports bad files with all three
@@ -367,7 +368,7 @@ def _open_rgb(path)->Image.Image:
 _MAGIC = {b'\xff\xd8\xff': b'\xff\xd9', b'\x89PNG\r\n\x1a\n': b'IEND\xaeB`\x82',  # JPEG, PNG: first and last bytes of a whole file
           b'GIF8': None, b'BM': None, b'II*\x00': None, b'MM\x00*': None, b'RIFF': None}  # GIF, BMP, TIFF, WebP: first bytes only
 
-def _unreadable(path:str)->str|None:
+def unreadable_image(path:str)->str|None:
     "Why `path` is not a readable image, from its first and last bytes, or None; a file that starts or ends unlike its format is decoded to make sure."
     if kind := special_file(path): return f'{kind}, not a regular file'  # opening a FIFO would block
     try:
@@ -389,11 +390,11 @@ def _unreadable(path:str)->str|None:
     return None
 
 def _check_images(image_dir:str, keys:list)->list:
-    "(key, why) for every key whose image `_unreadable` refuses; threads overlap the reads of a large list on a slow disk."
+    "(key, why) for every key whose image `unreadable_image` refuses; threads overlap the reads of a large list on a slow disk."
     from concurrent.futures import ThreadPoolExecutor
     paths = [os.path.join(image_dir, k) for k in keys]
     chunks = [range(i, min(i + 1024, len(keys))) for i in range(0, len(keys), 1024)]
-    scan = lambda r: [(keys[i], why) for i in r if (why := _unreadable(paths[i]))]
+    scan = lambda r: [(keys[i], why) for i in r if (why := unreadable_image(paths[i]))]
     if len(chunks) <= 1: return scan(range(len(keys)))
     with ThreadPoolExecutor(min(16, len(chunks))) as ex: return [b for part in ex.map(scan, chunks) for b in part]
 
@@ -434,7 +435,7 @@ class _ImageFiles(Dataset):
         return os.path.join(self.image_dir, self.keys[i])
     def __len__(self): return len(self.keys)
     def __getitem__(self, i):
-        img = _open_rgb(self.path(i))
+        img = open_rgb(self.path(i))
         return (self.transform(img) if self.transform else img), int(self.labels[i]), i
 
 # %% ../nbs/00_data.ipynb #2e0caef0

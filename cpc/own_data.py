@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch, torch.nn.functional as F
 from PIL import Image, ImageOps
-from .data import (TensorData, DatasetLayoutError, ImageReadError, NORM_STATS, stratified_subset, csv_cell, _unreadable, _to_8bit,
-                      _open_rgb)
+from .data import (TensorData, DatasetLayoutError, ImageReadError, NORM_STATS, stratified_subset, csv_cell, unreadable_image, to_8bit,
+                      open_rgb)
 from .datasets import DataSpec, register_dataset, DATASETS
 from .fixtures import write_image_folder_fixture as write_own_fixture
 
@@ -132,7 +132,7 @@ def _scan(root:Path, keys:list)->list:
     info = []
     for k in keys:
         p = str(root/k)
-        why = _unreadable(p)
+        why = unreadable_image(p)
         if why: raise ImageReadError(f"{p}: {why}; remove or replace it")
         try:
             with open(p, 'rb') as f:
@@ -146,7 +146,7 @@ def _decode(path:str, grey:bool, size:int)->np.ndarray:
     try:
         with Image.open(path) as img:
             img.load()
-            if img.mode in ('F', 'I') or img.mode.startswith('I;16'): img = _to_8bit(img, path)
+            if img.mode in ('F', 'I') or img.mode.startswith('I;16'): img = to_8bit(img, path)
             img = img.convert('L' if grey else 'RGB')
             if size: img = ImageOps.fit(img, (size, size), Image.BILINEAR) if img.size != (size, size) else img
     except ImageReadError: raise
@@ -169,7 +169,7 @@ class OwnImageFiles(torch.utils.data.Dataset):
     @property
     def num_classes(self)->int: return len(self.classes)
     def __len__(self): return len(self.keys)
-    def __getitem__(self, i): return _open_rgb(os.path.join(self.root, self.keys[i])), int(self.labels[i]), i
+    def __getitem__(self, i): return open_rgb(os.path.join(self.root, self.keys[i])), int(self.labels[i]), i
     def subset(self, idx)->OwnImageFiles:
         "The images at positions `idx`."
         pos = torch.arange(len(self))[torch.as_tensor(idx)].tolist()
@@ -348,7 +348,7 @@ def own_spec(name:str='own', # the data set's name (TrainConfig.dataset)
     return register_dataset(DataSpec(name, _load, mean, std, real_noise=True, can_draw=True, fixture=write_own_fixture,
                                      presets=presets or {}, run_files=run_files, label_issues=True), replace=replace)
 
-OWN = own_spec('own', presets=OWN_PRESETS)  # the data set `--data FOLDER_OR_CSV` reads
+OWN = own_spec('own', presets=OWN_PRESETS, replace=True)  # the data set `--data FOLDER_OR_CSV` reads (replace: this page's run of the cell after `import cpc.train` registered it)
 
 # %% ../nbs/02c_own_data.ipynb #c83ae3f4
 def _as_uint8_images(x, what:str)->torch.Tensor:

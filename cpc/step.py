@@ -4,57 +4,12 @@
 
 # %% ../nbs/06a_step.ipynb #d75e9930
 from __future__ import annotations
-import collections, contextlib, warnings
 import torch, torch.nn as nn, torch.nn.functional as F
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten, tree_unflatten
 from .mixmatch import dividemix_targets, mixmatch_mix, mixed_losses, prior_penalty, neg_entropy
+from .steptools import chunked_batchnorm
 
 # %% auto #0
-__all__ = ['SYNC_OPS', 'OpCounter', 'chunked_batchnorm', 'ssl_step', 'ce_step', 'capture_cuda_graph', 'GraphStep']
-
-# %% ../nbs/06a_step.ipynb #c3980c93
-SYNC_OPS = ('_local_scalar_dense', 'nonzero', 'masked_select', 'masked_scatter', 'is_nonzero', 'equal', 'allclose',
-            '_unique2', 'unique_dim', 'unique_consecutive', 'repeat_interleave')  # each returns a value the host must wait for
-
-def _bool_index(func_name:str, args)->bool:
-    "Whether an `index`/`index_put` call indexes with a boolean mask (it runs `nonzero` inside)."
-    if func_name not in ('index', 'index_put', 'index_put_', '_index_put_impl_'): return False
-    idx = args[1] if len(args) > 1 else ()
-    return any(isinstance(t, torch.Tensor) and t.dtype in (torch.bool, torch.uint8) for t in idx or ())
-
-class OpCounter(TorchDispatchMode):
-    "Count the aten ops dispatched inside a `with` block, and those that make a GPU wait for the host (`syncs`)."
-    def __init__(self):
-        super().__init__()
-        self.ops, self.syncs = collections.Counter(), collections.Counter()
-    def __torch_dispatch__(self, func, types, args=(), kwargs:dict|None=None):
-        name = func.overloadpacket.__name__
-        self.ops[name] += 1
-        if name in SYNC_OPS or _bool_index(name, args): self.syncs[name] += 1
-        return func(*args, **(kwargs or {}))
-    @property
-    def total(self)->int: return sum(self.ops.values())
-    @property
-    def n_syncs(self)->int: return sum(self.syncs.values())
-
-# %% ../nbs/06a_step.ipynb #fc5a3798
-@contextlib.contextmanager
-def chunked_batchnorm(net:nn.Module, # a network whose BatchNorm layers should see the batch in chunks
-                      sizes:list, # rows of each chunk, in order (empty chunks are skipped: no forward, no update)
-                     ):
-    "Inside the block, each train-mode BatchNorm of `net` normalises each chunk of rows by its own statistics and updates its running statistics once per chunk, in order."
-    sizes = [s for s in sizes if s]
-    def chunked(bn):
-        def forward(x):
-            if not bn.training or len(sizes) < 2: return type(bn).forward(bn, x)
-            return torch.cat([type(bn).forward(bn, c) for c in x.split(sizes)])
-        return forward
-    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    for m in bns: m.forward = chunked(m)
-    try: yield net
-    finally:
-        for m in bns: del m.forward
+__all__ = ['ssl_step', 'ce_step']
 
 # %% ../nbs/06a_step.ipynb #5571a83f
 def _plain_fwd(net, x): return net(x)[0], None
@@ -110,92 +65,3 @@ def ce_step(net:nn.Module, # the trained network, in train mode
     if penalty: loss = loss + neg_entropy(logits)
     opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
     return loss.detach()
-
-# %% ../nbs/06a_step.ipynb #2cd89ed2
-def capture_cuda_graph(step, # the function to record: step(*inputs) -> tensor
-                       inputs:list, # its static input buffers
-                       restore, # restore() puts weights and optimiser state back as they were before the warm-up
-                      )->tuple: # (replay(), the static output tensor)
-    "Record `step(*inputs)` as a CUDA graph after three warm-up calls on a side stream."
-    s = torch.cuda.Stream()
-    s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
-        for _ in range(3): step(*inputs)
-    torch.cuda.current_stream().wait_stream(s)
-    restore()
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph): out = step(*inputs)
-    return graph.replay, out
-
-# %% ../nbs/06a_step.ipynb #9afabbed
-def _tensors(modules, opts)->list:
-    "Every tensor a step changes in place: parameters and buffers of the modules (a tensor stands for itself), optimiser state."
-    ts = [t for m in modules for t in ([m] if isinstance(m, torch.Tensor) else [*m.parameters(), *m.buffers()])]
-    return ts + [v for o in opts for st in o.state.values() for v in st.values() if isinstance(v, torch.Tensor)]
-
-class GraphStep:
-    "Run `step` eagerly, or as a replayed CUDA graph for each steady set of input shapes, checked against an eager step on first use."
-    def __init__(self, step, # step(*inputs) -> 0-dim loss tensor; changes `modules` and `opts` in place
-                 modules:list, # the networks (or single tensors) whose weights and buffers the step changes
-                 opts:list, # the optimisers it steps
-                 capture=capture_cuda_graph, # capture(step, inputs, restore) -> (replay, output); None: always eager
-                 name:str='step', # for the warning
-                 rtol:float=1e-3, atol:float=1e-5, # replay and eager step agree when every tensor is this close
-                ):
-        self.step, self.modules, self.opts, self.capture, self.name = step, modules, opts, capture, name
-        self.rtol, self.atol, self.graphs, self.replays = rtol, atol, {}, 0
-
-    def _key(self, leaves:list, spec)->tuple:
-        lrs = tuple(g['lr'] for o in self.opts for g in o.param_groups)
-        return (str(spec),) + lrs + tuple((tuple(t.shape), t.dtype) if isinstance(t, torch.Tensor) else type(t) for t in leaves)
-
-    def snapshot(self)->list:
-        "Copies of every tensor the step changes (weights, buffers, optimiser state), for `restore`."
-        return [t.detach().clone() for t in _tensors(self.modules, self.opts)]
-    def restore(self, saved:list):
-        "Copy a `snapshot` back into the tensors, in place (a recorded graph keeps reading the same memory)."
-        with torch.no_grad():
-            for t, s in zip(_tensors(self.modules, self.opts), saved): t.copy_(s)
-
-    @staticmethod
-    def _static(leaves:list)->list:
-        "Buffers the graph reads: a copy of each tensor, a device scalar for each float."
-        dev = next(t for t in leaves if isinstance(t, torch.Tensor)).device
-        return [t.clone() if isinstance(t, torch.Tensor) else torch.tensor(float(t), device=dev) for t in leaves]
-
-    @staticmethod
-    def _fill(static:list, leaves:list):
-        for s, t in zip(static, leaves):
-            if isinstance(t, torch.Tensor): s.copy_(t)
-            else: s.fill_(t)
-
-    def _check(self, key, leaves:list, spec)->torch.Tensor:
-        "First graphed call of `key`: record, replay and compare with an eager step from the same state; keep the eager result."
-        run = lambda *ls: self.step(*tree_unflatten(list(ls), spec))
-        before = self.snapshot()
-        out_eager = run(*leaves)
-        after = self.snapshot()
-        static = self._static(leaves)
-        self.restore(before)
-        replay, out = self.capture(run, static, lambda: self.restore(before))
-        self._fill(static, leaves); replay()
-        close = lambda a, b: torch.allclose(a.float(), b.float(), self.rtol, self.atol, equal_nan=True)
-        ok = close(out, out_eager) and all(close(a, b) for a, b in zip(self.snapshot(), after))
-        self.restore(after)
-        if not ok:
-            warnings.warn(f"the CUDA-graph replay of the {self.name} differs from the eager {self.name}; "
-                          "every later step runs eagerly (set cuda_graphs='off' to skip this check)")
-            self.capture = None
-        else: self.graphs[key] = (static, replay, out)
-        return out_eager
-
-    def __call__(self, *inputs, steady:bool=True)->torch.Tensor:
-        "One step; graphed when `steady` (its shapes repeat) and graphs are on, else eager."
-        if self.capture is None or not steady or not any(st for o in self.opts for st in o.state.values()):
-            return self.step(*inputs)  # graphs off, an odd shape, or no optimiser state yet (the first step creates it)
-        leaves, spec = tree_flatten(inputs)
-        key = self._key(leaves, spec)
-        if key not in self.graphs: return self._check(key, leaves, spec)
-        static, replay, out = self.graphs[key]
-        self._fill(static, leaves); replay(); self.replays += 1
-        return out.clone()  # the graph overwrites `out` at its next replay

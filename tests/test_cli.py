@@ -177,4 +177,4 @@ def test_cifar_n_run(tmp_path, capsys):
     assert [r['epoch'] for r in rows(tmp_path/'c')] == ['0', '1']
     t = Trainer(PRESETS['cifar10n-worst'].config, data=data, out=tmp_path/'d', device='cpu', verbose=False, allow_pickle=True)
     assert t.noise.rate == noise_report(true, t.train.labels, 10).rate > 0.2  # the human labels, checked against CIFAR's
-    t._release()
+    t.release()

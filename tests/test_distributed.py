@@ -63,13 +63,13 @@ RUN = '''
     log = []
     for epoch in range(cfg.epochs):
         row = t.run_epoch(epoch); t.history.append(row); t.save()
-        s = getattr(t, 'samples', [])
-        log.append(dict(weights=sha([v for n in t.nets for v in n.state_dict().values()]),
-                        cleaners=sha([v for b in t.banks for c in ('cpc_agn', 'cpc_awr') for v in (b[c].prototypes, *b[c].proj.parameters())]),
+        s = t.method.samples
+        log.append(dict(weights=sha([v for n in t.method.nets for v in n.state_dict().values()]),
+                        cleaners=sha([v for b in t.method.banks for c in ('cpc_agn', 'cpc_awr') for v in (b[c].prototypes, *b[c].proj.parameters())]),
                         splits=sha([x['labeled'] for x in s] + [v for x in s for v in x['q'].values()]),
                         fitted_on=[len(x['q'][c]) for x in s for c in x['q']], test_acc=row['test_acc'],
                         labeled=[row['labeled_a'], row['labeled_b']]))
-    open(f'{out}/log{t.rank}.json', 'w').write(json.dumps(log))
+    open(f'{out}/log{t.rt.rank}.json', 'w').write(json.dumps(log))
     if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
     '''
 
@@ -145,9 +145,9 @@ def test_dataloader_data_set_two_processes(clothing1m_dir, tmp_path):
                           batch_size=8, eval_batch_size=16, num_workers=1, cleaner='cpc_agn', strong_aug=True, num_batches=2)
         t = Trainer(cfg, data=sys.argv[1], out=sys.argv[2], device='cpu', verbose=False)
         rows = t.fit()
-        h = hashlib.sha1(b''.join(v.numpy().tobytes() for n in t.nets for v in n.state_dict().values())).hexdigest()
-        open(f'{sys.argv[2]}/rank{t.rank}.json', 'w').write(json.dumps(dict(h=h, epochs=[r['epoch'] for r in rows],
-                                                                          labeled=len(t.samples[0]['q']['cpc_agn']))))
+        h = hashlib.sha1(b''.join(v.numpy().tobytes() for n in t.method.nets for v in n.state_dict().values())).hexdigest()
+        open(f'{sys.argv[2]}/rank{t.rt.rank}.json', 'w').write(json.dumps(dict(h=h, epochs=[r['epoch'] for r in rows],
+                                                                          labeled=len(t.method.samples[0]['q']['cpc_agn']))))
         torch.distributed.destroy_process_group()
         ''')
     r = torchrun(p, clothing1m_dir, tmp_path/'run')

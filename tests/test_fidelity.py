@@ -4,6 +4,7 @@ import pytest, torch
 from cpc.cleaner import CleanerBank
 from cpc.gmm import LossHistory, gmm_clean_prob, synthetic_losses
 from cpc.train import TrainConfig, Trainer
+from cpc.methods import CleanerMethod
 from cpc.datasets import DATASETS, balanced_sample
 from cpc.cli import PRESETS, TABLE3
 
@@ -36,20 +37,20 @@ def test_ssl_step_updates_running_stats_five_times_per_step(tmp_path, fmnist_dir
     tr = _ssl_trainer(tmp_path, fmnist_dir, strong_aug=strong)
     n = len(tr.train)
     clean = torch.arange(n) % 2 == 0
-    before, peer_before = _bn_updates(tr.nets[0]), _bn_updates(tr.nets[1])
-    tr.ssl_epoch(1, 0, torch.full((n,), 0.9), clean)
+    before, peer_before = _bn_updates(tr.method.nets[0]), _bn_updates(tr.method.nets[1])
+    tr.method.ssl_epoch(1, 0, torch.full((n,), 0.9), clean)
     steps = math.ceil(int(clean.sum()) / tr.cfg.batch_size)
     # unlabeled view 1, view 2, labeled view 1, view 2 (no grad), then the mixed batch
-    assert [a - b for a, b in zip(_bn_updates(tr.nets[0]), before)] == [5 * steps] * len(before)
-    assert _bn_updates(tr.nets[1]) == peer_before  # the peer runs in eval mode
+    assert [a - b for a, b in zip(_bn_updates(tr.method.nets[0]), before)] == [5 * steps] * len(before)
+    assert _bn_updates(tr.method.nets[1]) == peer_before  # the peer runs in eval mode
 
 def test_no_grad_forwards_use_per_view_batch_statistics(tmp_path, fmnist_dir):
     "Each no-grad forward of the trained network sees one view of B images, as in DivideMix (not a fused 4B batch)."
     tr = _ssl_trainer(tmp_path, fmnist_dir)
     seen = []
-    h = tr.nets[0].register_forward_hook(lambda m, i, o: seen.append((len(i[0]), torch.is_grad_enabled(), m.training)))
+    h = tr.method.nets[0].register_forward_hook(lambda m, i, o: seen.append((len(i[0]), torch.is_grad_enabled(), m.training)))
     n = len(tr.train)
-    try: tr.ssl_epoch(1, 0, torch.full((n,), 0.9), torch.arange(n) < 8)  # one labeled batch of 8
+    try: tr.method.ssl_epoch(1, 0, torch.full((n,), 0.9), torch.arange(n) < 8)  # one labeled batch of 8
     finally: h.remove()
     assert seen == [(8, False, True)] * 4 + [(32, True, True)]
 
@@ -59,9 +60,9 @@ def test_no_grad_forwards_use_per_view_batch_statistics(tmp_path, fmnist_dir):
 def test_lambda_u_zero_rows_forwarded(tmp_path, fmnist_dir, labeled_only, rows):
     tr = _ssl_trainer(tmp_path, fmnist_dir, lambda_u=0, labeled_rows_only=labeled_only)
     seen = []
-    h = tr.nets[0].register_forward_hook(lambda m, i, o: seen.append(len(i[0])) if torch.is_grad_enabled() else None)
+    h = tr.method.nets[0].register_forward_hook(lambda m, i, o: seen.append(len(i[0])) if torch.is_grad_enabled() else None)
     n = len(tr.train)
-    try: tr.ssl_epoch(1, 0, torch.full((n,), 0.9), torch.arange(n) < 8)
+    try: tr.method.ssl_epoch(1, 0, torch.full((n,), 0.9), torch.arange(n) < 8)
     finally: h.remove()
     assert seen == [rows]  # CIFAR script: all 4B mixed rows; Clothing1M/WebVision scripts: the 2B labeled rows
 
@@ -84,10 +85,10 @@ def test_clothing1m_samples_per_epoch_and_selects_on_validation(clothing1m_dir, 
                       batch_size=2, eval_batch_size=8, num_workers=0, cleaner='cpc_agn', lambda_u=0, labeled_rows_only=True,
                       num_batches=3, select_on_val=True, proto_warmup=0.)
     tr = Trainer(cfg, data=clothing1m_dir, out=tmp_path, device='cpu', verbose=False)
-    evals, _eval = [], Trainer.eval_pass
-    Trainer.eval_pass = lambda self, k, idx=None: evals.append(idx.clone()) or _eval(self, k, idx)
+    evals, _eval = [], CleanerMethod.eval_pass
+    CleanerMethod.eval_pass = lambda self, k, idx=None: evals.append(idx.clone()) or _eval(self, k, idx)
     try: rows = tr.fit()
-    finally: Trainer.eval_pass = _eval
+    finally: CleanerMethod.eval_pass = _eval
     assert [len(i) for i in evals] == [6] * 4  # num_batches x B per network and epoch, each a fresh draw
     assert not torch.equal(evals[0], evals[1])
     assert all(0 <= r['val_acc_a'] <= 1 and 0 <= r['val_acc_b'] <= 1 for r in rows)
@@ -120,7 +121,7 @@ def test_webvision_transforms_and_transfer_metrics(webvision_dir, tmp_path):
 
 def test_prototype_optimiser_follows_the_run(tmp_path, fmnist_dir):
     tr = _ssl_trainer(tmp_path, fmnist_dir, weight_decay=1e-3, momentum=0.8, alpha_p=0.25)
-    for bank in tr.banks:
+    for bank in tr.method.banks:
         for name in ('cpc_agn', 'cpc_awr'):
             g = bank[name].opt.param_groups[0]
             assert (g['weight_decay'], g['momentum'], bank[name].alpha_p) == (1e-3, 0.8, 0.25)

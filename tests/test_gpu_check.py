@@ -42,8 +42,8 @@ def test_gpu_check_smoke(tmp_path):
 
 _NO_SPLIT = """
 import runpy, sys
-import cpc.train
-cpc.train.Trainer._threshold = lambda self, cleaner: 1.0  # no clean probability exceeds 1: every labeled set is empty
+import cpc.methods
+cpc.methods.CleanerMethod.threshold = lambda self, cleaner: 1.0  # no clean probability exceeds 1: every labeled set is empty
 sys.argv = [sys.argv[1], *sys.argv[2:]]
 runpy.run_path(sys.argv[0], run_name='__main__')
 """
@@ -87,8 +87,9 @@ def test_graph_report():
     g = _load()
     step = lambda name, graphs: types.SimpleNamespace(name=name, graphs=dict.fromkeys(range(graphs)), replays=0, capture=object())
     ssl_a, ssl_b, ce, cpc = step('SSL step', 1), step('SSL step', 1), step('warm-up step', 1), step('CPC update step', 1)
-    t = types.SimpleNamespace(cuda_graphs=True, device=torch.device('cuda'), _steps={('ssl', 1): ssl_a, ('ssl', 2): ssl_b, ('ce', 1): ce},
-                              banks=[types.SimpleNamespace(states={'cpc_agn': types.SimpleNamespace(_graph=cpc, epochs=1, batch_size=256)})])
+    t = types.SimpleNamespace(rt=types.SimpleNamespace(cuda_graphs=True, device=torch.device('cuda')),
+                              method=types.SimpleNamespace(_steps={('ssl', 1): ssl_a, ('ssl', 2): ssl_b, ('ce', 1): ce},
+                                                           banks=[types.SimpleNamespace(states={'cpc_agn': types.SimpleNamespace(_graph=cpc, epochs=1, batch_size=256)})]))
     ce.replays = 40  # the warm-up epochs replayed it
     before = g._graph_state(t)
     ssl_a.replays, ssl_b.replays, cpc.replays = 5, 6, 7
@@ -107,5 +108,5 @@ def test_graph_report():
     assert 'SSL: never captured (no steady-shape batch' in g.graph_report(t, before, [])
     ssl_a.graphs = {0: 1}
     assert 'captured inside the timed epoch' in g.graph_report(t, {**before, 'SSL': (0, 0)}, [])
-    t.cuda_graphs = False
+    t.rt = types.SimpleNamespace(cuda_graphs=False, device=torch.device('cuda'))
     assert g.graph_report(t, before, []) == 'off'

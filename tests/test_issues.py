@@ -37,9 +37,9 @@ def test_same_seed_same_answer():
 
 def test_every_run_leaves_a_per_sample_table(clothing1m_dir, tmp_path, monkeypatch):
     "Image-file data: file keys, and NaN / -1 outside each epoch's sample; above SAMPLES_CSV_MAX it is a compressed .npz."
-    import cpc.train
+    import cpc.runs
     from cpc.train import TrainConfig, Trainer
-    monkeypatch.setattr(cpc.train, 'SAMPLES_CSV_MAX', 10)
+    monkeypatch.setattr(cpc.runs, 'SAMPLES_CSV_MAX', 10)
     cfg = TrainConfig(dataset='clothing1m', noise_mode='real', noise_rate=0., model='small_cnn', epochs=2, warmup_epochs=1,
                       batch_size=2, eval_batch_size=8, num_workers=0, cleaner='cpc_agn', lambda_u=0, labeled_rows_only=True,
                       num_batches=3)

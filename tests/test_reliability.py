@@ -31,7 +31,7 @@ def test_finished_run_is_not_overwritten(fmnist_dir, tmp_path):
     old_noise = (tmp_path/'0.5_sym.json').read_text()
     tr = Trainer(TrainConfig(**SMALL, seed=1), data=fmnist_dir, out=tmp_path, device='cpu', verbose=False, overwrite=True)
     assert not (tmp_path/'checkpoint.pt').exists() and (tmp_path/'0.5_sym.json').read_text() != old_noise
-    tr._release()
+    tr.release()
 
 def test_cli_refuses_to_overwrite(fmnist_dir, tmp_path, capsys):
     argv = ['--preset', 'fmnist-sym50', '--data', str(fmnist_dir), '--out', str(tmp_path/'run'), '--epochs', '1',
@@ -50,7 +50,7 @@ def test_two_runs_in_one_folder_are_refused(fmnist_dir, tmp_path):
              "try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('free')\nexcept BlockingIOError: print('held')")
     held = lambda: subprocess.run([sys.executable, '-c', probe, str(tmp_path)], capture_output=True, text=True).stdout.strip()
     assert held() == 'held'
-    first._release()
+    first.release()
     assert held() == 'free'
 
 def test_resume_on_other_data_is_refused(fmnist_dir, tmp_path):
@@ -112,7 +112,7 @@ def test_plain_cross_entropy_is_a_named_baseline(fmnist_dir, tmp_path, capsys):
     assert PRESETS['fmnist-sym50-ce'].config.warmup_epochs == PRESETS['fmnist-sym50-ce'].config.epochs
     tr = Trainer(TrainConfig(**{**SMALL, 'warmup_epochs': 2}), data=fmnist_dir, out=tmp_path, device='cpu', verbose=True)
     assert 'plain cross-entropy training, no cleaner will run' in capsys.readouterr().out
-    tr._release()
+    tr.release()
 
 def test_nan_features_are_refused_by_the_cleaners():
     bank = CleanerBank(2, 4, dim=4)
@@ -224,7 +224,7 @@ def test_overwrite_that_passes_its_checks_replaces_the_run(finished, fmnist_dir,
     tr = Trainer(dataclasses_replace(main_config(), seed=1), data=fmnist_dir, out=out, device='cpu', verbose=False, overwrite=True)
     assert not any((out/f).exists() for f in ('checkpoint.pt', 'metrics.csv', 'samples.csv', 'auc.png'))
     assert json.loads((out/'0.5_sym.json').read_text()) != old and (out/'0.5_sym.origin.json').is_file()
-    tr._release()
+    tr.release()
 
 def main_config():
     from cpc.cli import parse_config
@@ -247,7 +247,7 @@ def test_run_files_without_a_checkpoint_are_refused_like_a_run(finished, fmnist_
 # 3
 def test_noise_file_of_a_killed_run_is_used_only_by_the_same_run(fmnist_dir, tmp_path):
     cfg = main_config()
-    Trainer(cfg, data=fmnist_dir, out=tmp_path, device='cpu', verbose=False)._release()  # killed before its first checkpoint
+    Trainer(cfg, data=fmnist_dir, out=tmp_path, device='cpu', verbose=False).release()  # killed before its first checkpoint
     assert sorted(p.name for p in tmp_path.iterdir()) == ['0.5_sym.json', '0.5_sym.origin.json']
     with pytest.raises(ValueError, match=r"0.5_sym.json was drawn for seed=0; this run has seed=1: it belongs to another run"):
         Trainer(dataclasses_replace(cfg, seed=1), data=fmnist_dir, out=tmp_path, device='cpu', verbose=False)
@@ -255,7 +255,7 @@ def test_noise_file_of_a_killed_run_is_used_only_by_the_same_run(fmnist_dir, tmp
         Trainer(dataclasses_replace(cfg, train_subset=30), data=fmnist_dir, out=tmp_path, device='cpu', verbose=False)
     again = Trainer(cfg, data=fmnist_dir, out=tmp_path, device='cpu', verbose=False)  # the same run retried: its own noise
     assert again.train.labels.tolist() == json.loads((tmp_path/'0.5_sym.json').read_text())
-    again._release()
+    again.release()
 
 # 4
 def test_noise_file_replaced_before_resume_is_refused(finished, fmnist_dir, tmp_path):
@@ -270,18 +270,18 @@ def test_noise_file_replaced_before_resume_is_refused(finished, fmnist_dir, tmp_
     with pytest.raises(ValueError, match=r"resume: .*checkpoint.pt was trained on other noisy labels than .*0.5_sym.json holds now"):
         resume()
     (out/'0.5_sym.json').unlink()  # gone: the labels are drawn again from the config, the same as the run's
-    resume()._release()
+    resume().release()
 
 # 5
 def test_disk_full_at_a_checkpoint_names_what_was_saved(fmnist_dir, tmp_path, monkeypatch):
-    import cpc.train
+    import cpc.train, cpc.runs
     tr = Trainer(main_config(), data=fmnist_dir, out=tmp_path, device='cpu', verbose=False)
     save, Usage = torch.save, shutil.disk_usage(tmp_path).__class__
     def full(obj, f, *a, **kw):
         if tr.history[-1]['epoch'] == 1: raise RuntimeError('[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file data/3: file write failed')
         return save(obj, f, *a, **kw)
     monkeypatch.setattr(torch, 'save', full)
-    monkeypatch.setattr(cpc.train.shutil, 'disk_usage', lambda p: Usage(10**9, 10**9 - 4096, 4096))
+    monkeypatch.setattr(cpc.runs.shutil, 'disk_usage', lambda p: Usage(10**9, 10**9 - 4096, 4096))
     with pytest.raises(cpc.train.TrainingError) as e: tr.fit()
     assert str(e.value) == (f"cannot write {tmp_path/'checkpoint.pt'}: no space left on device (0.0 MiB free); epoch 1 was not saved; "
                             f"last good checkpoint: {tmp_path/'checkpoint.pt'} (epochs 0-0 done; --resume continues)")
@@ -289,13 +289,13 @@ def test_disk_full_at_a_checkpoint_names_what_was_saved(fmnist_dir, tmp_path, mo
     assert Trainer(main_config(), data=fmnist_dir, out=tmp_path, device='cpu', verbose=False, resume=True).start_epoch == 1
 
 def test_disk_full_at_the_first_checkpoint_says_nothing_was_saved(fmnist_dir, tmp_path, capsys, monkeypatch):
-    import cpc.train
+    import cpc.train, cpc.runs
     Usage = shutil.disk_usage(tmp_path).__class__
     def full(obj, f, *a, **kw): raise RuntimeError('PytorchStreamWriter failed writing file data/0: file write failed')
     monkeypatch.setattr(torch, 'save', full)
     run_epoch = Trainer.run_epoch
     def fill_disk(self, epoch):  # the disk fills during the first epoch
-        monkeypatch.setattr(cpc.train.shutil, 'disk_usage', lambda p: Usage(10**9, 10**9, 0))
+        monkeypatch.setattr(cpc.runs.shutil, 'disk_usage', lambda p: Usage(10**9, 10**9, 0))
         return run_epoch(self, epoch)
     monkeypatch.setattr(Trainer, 'run_epoch', fill_disk)
     code, err = cli(BASE + ['--data', str(fmnist_dir), '--out', str(tmp_path/'run')], capsys)
@@ -304,9 +304,9 @@ def test_disk_full_at_the_first_checkpoint_says_nothing_was_saved(fmnist_dir, tm
                                             "(0.0 MiB free); epoch 0 was not saved; last good checkpoint: none (no epoch finished)")
 
 def test_no_room_for_one_checkpoint_is_refused_before_work(fmnist_dir, tmp_path, monkeypatch):
-    import cpc.train
+    import cpc.train, cpc.runs
     Usage = shutil.disk_usage(tmp_path).__class__
-    monkeypatch.setattr(cpc.train.shutil, 'disk_usage', lambda p: Usage(10**9, 10**9, 2**16))
+    monkeypatch.setattr(cpc.runs.shutil, 'disk_usage', lambda p: Usage(10**9, 10**9, 2**16))
     with pytest.raises(ValueError, match=r"0.1 MiB free on its disk, one checkpoint needs about"):
         Trainer(main_config(), data=fmnist_dir, out=tmp_path/'run', device='cpu', verbose=False)
     assert not (tmp_path/'run').exists()

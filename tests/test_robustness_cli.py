@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import numpy as np, pytest, torch
 from cpc.cli import main
 from cpc.issues import cpc_find_issues, find_label_issues
+from cpc.methods import CleanerMethod
 from cpc.train import TrainConfig, Trainer, RunExistsError
 
 SMALL = dict(dataset='fashion_mnist', model='small_cnn', noise_mode='sym', noise_rate=0.5, epochs=2, warmup_epochs=1,
@@ -100,8 +101,8 @@ def test_weak_absurd_settings_refused_or_named(fmnist_dir, tmp_path, capsys):
     assert code == 1 and 'lr=1e+06 (usual' in err, err  # the error of the first non-finite step names the value
 
 def test_weak_run_whose_every_split_was_empty_warns(fmnist_dir, tmp_path, capsys, monkeypatch):
-    real = Trainer._active_cleaner
-    monkeypatch.setattr(Trainer, '_active_cleaner', lambda self, epoch: (real(self, epoch)[0], 1.0))  # q > 1 never: every split empty
+    real = CleanerMethod.active_cleaner
+    monkeypatch.setattr(CleanerMethod, 'active_cleaner', lambda self, epoch: (real(self, epoch)[0], 1.0))  # q > 1 never: every split empty
     code, out, err = run(main, FIXTURE + ['--data', str(fmnist_dir), '--out', str(tmp_path/'r'), '--epochs', '2', '--warmup_epochs', '1'],
                          capsys)
     assert code == 0 and 'done: 2 epochs' in out
@@ -113,8 +114,8 @@ def test_weak_csv_cells_never_formulas(tmp_path):
     from cpc.data import csv_cell  # public, in the lowest module every CSV writer imports
     cols = dict(index=np.arange(3), key=np.array(['=HYPERLINK("http://x","y")', '@SUM(A1)', 'images/0.jpg']),
                 loss_a=np.array([-0.5, 1.25, -3e-7], np.float32), pred_a=np.array([-1, 2, 3]))
-    fake = SimpleNamespace(samples=[None], out=tmp_path, train=range(3), sample_table=lambda: cols)  # what write_samples reads
-    Trainer.write_samples(fake)
+    from cpc.runs import RunFolder
+    RunFolder(tmp_path).write_samples(cols)
     rows = list(csv.DictReader(open(tmp_path/'samples.csv', newline='')))
     assert [r['key'] for r in rows] == ["'=HYPERLINK(\"http://x\",\"y\")", "'@SUM(A1)", 'images/0.jpg']
     assert [float(r['loss_a']) for r in rows] == pytest.approx([-0.5, 1.25, -3e-7]) and [r['pred_a'] for r in rows] == ['-1', '2', '3']

@@ -2,7 +2,7 @@
 import dataclasses, warnings
 import pytest, torch
 from cpc.augment import _draw_autoaugment, apply_autoaugment, strong_augment
-from cpc.step import OpCounter, capture_cuda_graph
+from cpc.steptools import OpCounter, capture_cuda_graph
 from cpc.train import TrainConfig, Trainer
 
 SMALL = dict(dataset='fashion_mnist', model='small_cnn', noise_mode='sym', noise_rate=0.5, warmup_epochs=1, epochs=3,
@@ -16,10 +16,10 @@ def _weights(net): return torch.cat([t.float().flatten() for t in net.state_dict
 def _one_step(tr, k=0):
     "Count one SSL step of network k, from drawing its batches to opt.step(), after one uncounted step."
     n = len(tr.train)
-    lab, unl, w = tr._ssl_split(1, k, torch.full((n,), 0.9), torch.arange(n) % 2 == 0, None)
-    step = tr._step('ssl', tr.nets[k], tr.opts[k])
-    tr.nets[k].train(); tr.nets[1 - k].eval()
-    batches = tr._ssl_inputs(1, lab, unl, w)
+    lab, unl, w = tr.method.ssl_split(1, k, torch.full((n,), 0.9), torch.arange(n) % 2 == 0, None)
+    step = tr.method.step('ssl', tr.method.nets[k], tr.method.opts[k])
+    tr.method.nets[k].train(); tr.method.nets[1 - k].eval()
+    batches = tr.method.ssl_inputs(1, lab, unl, w)
     inputs, steady = next(batches); step(*inputs, steady=steady)
     with OpCounter() as c:
         inputs, steady = next(batches)
@@ -36,8 +36,8 @@ def test_ssl_step_has_no_host_sync(tmp_path, fmnist_dir, strong, fuse, bound):
 
 def test_warmup_step_has_no_host_sync(tmp_path, fmnist_dir):
     tr = _trainer(tmp_path, fmnist_dir)
-    step, idx = tr._step('ce', tr.nets[0], tr.opts[0]), torch.arange(len(tr.train))
-    batches = tr._train_batches(idx, ('weak',), tr.cfg.warmup_batch)
+    step, idx = tr.method.step('ce', tr.method.nets[0], tr.method.opts[0]), torch.arange(len(tr.train))
+    batches = tr.method.train_batches(idx, ('weak',), tr.cfg.warmup_batch)
     b, (x,) = next(batches); step(x, tr.train.labels[b])
     with OpCounter() as c:
         b, (x,) = next(batches)
@@ -59,14 +59,14 @@ def test_fused_views_train_like_four_forwards(tmp_path, fmnist_dir):
     for fuse in ('off', 'on'):
         tr = _trainer(tmp_path/fuse, fmnist_dir, strong_aug=True, fuse_views=fuse)
         n = len(tr.train)
-        tr.ssl_epoch(1, 0, torch.full((n,), 0.8), torch.arange(n) % 3 != 0)  # 40 labeled, 20 unlabeled: unequal chunks at the end
-        out.append(_weights(tr.nets[0]))
+        tr.method.ssl_epoch(1, 0, torch.full((n,), 0.8), torch.arange(n) % 3 != 0)  # 40 labeled, 20 unlabeled: unequal chunks at the end
+        out.append(_weights(tr.method.nets[0]))
     assert (out[0] - out[1]).abs().max() < 1e-5
 
 def test_fuse_and_graph_defaults_follow_the_device(tmp_path, fmnist_dir):
     tr = _trainer(tmp_path, fmnist_dir)
-    assert not tr.fuse_views and not tr.cuda_graphs  # 'auto' on the CPU
-    assert _trainer(tmp_path/'on', fmnist_dir, fuse_views='on').fuse_views
+    assert not tr.rt.fuse_views and not tr.rt.cuda_graphs  # 'auto' on the CPU
+    assert _trainer(tmp_path/'on', fmnist_dir, fuse_views='on').rt.fuse_views
     with pytest.raises(ValueError, match="cuda_graphs='on' needs one process on a CUDA device"):
         _trainer(tmp_path/'g', fmnist_dir, cuda_graphs='on')
     with pytest.raises(ValueError, match="fuse_views='fast'"): TrainConfig(fuse_views='fast')
@@ -90,14 +90,14 @@ def test_trainer_graph_path_matches_eager_or_falls_back(tmp_path, fmnist_dir, ca
     "Graphed SSL and warm-up epochs give the eager weights; a replay that differs is caught with one warning, and training goes on eagerly."
     def run(cap):
         tr = _trainer(tmp_path/str(cap), fmnist_dir, fuse_views='on')
-        _broken.param = next(tr.nets[0].parameters())
-        for kind in ('ce', 'ssl'): tr._step(kind, tr.nets[0], tr.opts[0]).capture = cap
+        _broken.param = next(tr.method.nets[0].parameters())
+        for kind in ('ce', 'ssl'): tr.method.step(kind, tr.method.nets[0], tr.method.opts[0]).capture = cap
         n = len(tr.train)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            tr.warmup_epoch(0, 0)
-            tr.ssl_epoch(1, 0, torch.full((n,), 0.8), torch.arange(n) % 2 == 0)
-        return _weights(tr.nets[0]), tr._step('ssl', tr.nets[0], tr.opts[0]), [str(w.message) for w in caught]
+            tr.method.warmup_epoch(0, 0)
+            tr.method.ssl_epoch(1, 0, torch.full((n,), 0.8), torch.arange(n) % 2 == 0)
+        return _weights(tr.method.nets[0]), tr.method.step('ssl', tr.method.nets[0], tr.method.opts[0]), [str(w.message) for w in caught]
     eager, _, _ = run(None)
     weights, ssl, msgs = run(_faithful if capture == 'faithful' else _broken)
     assert (weights - eager).abs().max() < 1e-6
@@ -109,16 +109,16 @@ def test_trainer_graph_path_matches_eager_or_falls_back(tmp_path, fmnist_dir, ca
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
 def test_cuda_graph_replay_equals_eager(tmp_path, fmnist_dir):
     tr = Trainer(TrainConfig(**SMALL), data=fmnist_dir, out=tmp_path, device='cuda', verbose=False)
-    assert tr.cuda_graphs
-    tr.warmup_epoch(0, 0)
-    step = tr._step('ce', tr.nets[0], tr.opts[0])
+    assert tr.rt.cuda_graphs
+    tr.method.warmup_epoch(0, 0)
+    step = tr.method.step('ce', tr.method.nets[0], tr.method.opts[0])
     assert step.capture is capture_cuda_graph
 
 @pytest.mark.parametrize('capture', ['faithful', 'broken'])
 def test_cpc_update_graph_path_matches_eager(capture):
     "PrototypeCleaner.update with its minibatch step replayed (stand-in recorders): the eager result, or one warning and eager."
     from cpc.cleaner import PrototypeCleaner
-    from cpc.step import GraphStep
+    from cpc.steptools import GraphStep
     g = torch.Generator().manual_seed(0)
     v, y = torch.randn(700, 16, generator=g), torch.randint(0, 4, (700,), generator=g)
     clean, p = torch.rand(700, generator=g) > 0.4, torch.softmax(torch.randn(700, 4, generator=g), 1)
