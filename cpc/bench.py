@@ -96,13 +96,14 @@ def grid_rows(configs:dict, # run name -> TrainConfig, as given to run_seeds
               seeds, # seeds to read
               root, # the grid folder
              )->list: # one dict per run that has started: name, seed, noise, cleaner, accuracies, AUCs
-    "Read every run of the grid that has finished at least one epoch."
+    "Read every run of the grid that has finished at least one epoch; `cleaner` is the cleaner driving DivideMix, 'ce' for a run that never splits, or the method's name (e.g. 'select') for another method."
     out = []
     for name, cfg in configs.items():
         for s in seeds:
             f = run_folder(root, name, s)
-            if epochs_done(f): out.append(dict(name=name, cleaner=cfg.cleaner if cfg.warmup_epochs < cfg.epochs else 'ce',
-                                               **run_row(f, replace(cfg, seed=s))))
+            if not epochs_done(f): continue
+            what = 'ce' if cfg.warmup_epochs >= cfg.epochs else cfg.cleaner if cfg.method == 'dividemix' else cfg.method
+            out.append(dict(name=name, cleaner=what, **run_row(f, replace(cfg, seed=s))))
     return out
 
 # %% ../nbs/11_bench.ipynb #1d2a11f6
