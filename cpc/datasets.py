@@ -75,7 +75,10 @@ class _Views(torch.utils.data.Dataset):
 
 class FileSource:
     "An image-file data set read by `DataLoader` workers, cropped to `size` after a resize to `resize`; strong views add AutoAugment (ImageNet policy)."
-    def __init__(self, ds, device, size=224, resize=256, num_workers=4, mean=None, std=None):
+    def __init__(self, ds, device, size:int=224, resize:int=256, num_workers:int=4,
+                 mean:tuple|None=None, # normalisation (None: the data set's own `mean`)
+                 std:tuple|None=None, # (None: the data set's own `std`)
+                ):
         self.ds, self.device, self.num_workers = ds, torch.device(device), num_workers
         self.labels, self.num_classes, self.classes = torch.as_tensor(ds.labels).to(device), ds.num_classes, list(ds.classes)
         self.keys = list(ds.keys)  # each image's file, relative to the data folder

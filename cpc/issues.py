@@ -444,7 +444,7 @@ def run_issues(run)->tuple:
     return head, rows
 
 def write_label_issues(run, # a run folder
-                       out=None, # the CSV to write (None: RUN/label_issues.csv)
+                       out:str|Path|None=None, # the CSV to write (None: RUN/label_issues.csv)
                       )->Path: # the file written
     "Write a run's label_issues.csv: every training image, most likely wrong first, with its path, given and predicted class names."
     head, rows = run_issues(run)

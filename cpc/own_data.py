@@ -292,7 +292,9 @@ def _stamp(path:Path)->tuple:
     if p.is_dir(): return (str(p),) + tuple(os.stat(d).st_mtime_ns for d in sorted(p.glob('*/*')) if d.is_dir())
     return (str(p), os.stat(p).st_mtime_ns) if p.exists() else (str(p),)
 
-def own_data(root, cfg=None)->dict:
+def own_data(root, # an image folder or a CSV of files
+             cfg:object|None=None, # the run's TrainConfig (its image_size, seed, pretrained, weights); None: the defaults
+            )->dict:
     "`read_own_data` for a run's config (cached: the training and test split of one run are one read)."
     if root is None: raise DatasetLayoutError("own data: no data given; pass an image folder or a CSV of files (cpc_train --data PATH)")
     s = _cfg_settings(cfg)
@@ -370,9 +372,9 @@ def register_arrays(name:str, # the data set's name (TrainConfig.dataset)
                     images, # training images: uint8 (or float in [0, 1]) array or tensor, (N, H, W), (N, H, W, C) or (N, C, H, W)
                     labels, # given labels (N,), integers in [0, K)
                     classes:list|None=None, # K class names (None: '0', '1', ...)
-                    test_images=None, # test images (None: 20% of each class held out with the run's seed)
-                    test_labels=None, # their labels
-                    true_labels=None, # clean training labels when known (measures the cleaners)
+                    test_images:object|None=None, # test images (None: 20% of each class held out with the run's seed)
+                    test_labels:object|None=None, # their labels
+                    true_labels:object|None=None, # clean training labels when known (measures the cleaners)
                     presets:dict|None=None, # preset name -> (TrainConfig fields, description)
                     replace:bool=False, # replace a registered spec of that name
                    )->DataSpec:

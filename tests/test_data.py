@@ -230,7 +230,7 @@ def test_fmnist_system_copy():
     assert d.images.shape == (10000, 1, 28, 28) and d.labels.bincount().tolist() == [1000] * 10
 
 def test_load_dataset_unknown():
-    with pytest.raises(ValueError, match=r"dataset='svhn': expected one of \('cifar10', 'cifar100', 'fashion_mnist', 'clothing1m', 'webvision'\)"):
+    with pytest.raises(ValueError, match=r"dataset='svhn': expected one of \('cifar10', 'cifar100', 'fashion_mnist', 'clothing1m', 'webvision', 'own'\)"):
         load_dataset('svhn', '.')
 
 # ---------------------------------------------------------------- Clothing1M
