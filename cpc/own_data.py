@@ -233,7 +233,6 @@ def read_own_data(path, # an image folder or a CSV of files
                                  "(the shorter side is resized to it and the centre cropped)")
     small = sum(min(info[s, k][1]) < side for s, (ks, _, _) in split.items() for k in ks)
     C = 1 if grey else 3
-    n_all = sum(len(v[0]) for v in split.values())
     if converted: _say("converted to " + ('grey (L)' if grey else 'RGB') + ": " + ', '.join(f"{n} {m}" for m, n in sorted(converted.items()))
                        + " image(s) (16-bit and float images scaled to 8 bits, alpha dropped)")
     if small: _say(f"{small} image(s) smaller than {side} px on their shorter side were enlarged to it")
