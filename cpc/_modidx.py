@@ -128,7 +128,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                          'cpc.cli.list_presets': ('cli.html#list_presets', 'cpc/cli.py'),
                          'cpc.cli.main': ('cli.html#main', 'cpc/cli.py'),
                          'cpc.cli.one_line': ('cli.html#one_line', 'cpc/cli.py'),
-                         'cpc.cli.parse_bool': ('cli.html#parse_bool', 'cpc/cli.py'),
                          'cpc.cli.parse_config': ('cli.html#parse_config', 'cpc/cli.py'),
                          'cpc.cli.parse_value': ('cli.html#parse_value', 'cpc/cli.py'),
                          'cpc.cli.preset_name': ('cli.html#preset_name', 'cpc/cli.py'),
@@ -539,6 +538,9 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                            'cpc.train.Trainer.validate': ('train.html#trainer.validate', 'cpc/train.py'),
                            'cpc.train.TrainingError': ('train.html#trainingerror', 'cpc/train.py'),
                            'cpc.train._format_row': ('train.html#_format_row', 'cpc/train.py'),
+                           'cpc.train._from_text': ('train.html#_from_text', 'cpc/train.py'),
                            'cpc.train.check_config': ('train.html#check_config', 'cpc/train.py'),
                            'cpc.train.field_choices': ('train.html#field_choices', 'cpc/train.py'),
+                           'cpc.train.field_value': ('train.html#field_value', 'cpc/train.py'),
+                           'cpc.train.parse_bool': ('train.html#parse_bool', 'cpc/train.py'),
                            'cpc.train.seed_everything': ('train.html#seed_everything', 'cpc/train.py')}}}

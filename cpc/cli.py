@@ -4,14 +4,14 @@
 
 # %% ../nbs/10_cli.ipynb #cb7366b8
 from __future__ import annotations
-import argparse, dataclasses, difflib, signal, sys, threading, typing
+import argparse, dataclasses, difflib, signal, sys, threading
 from typing import NamedTuple
 import torch
 from pathlib import Path
 import matplotlib.pyplot as plt
 from .docs import field_docs
 from .datasets import DATASETS
-from .train import TrainConfig, Trainer, TrainingError, RunLockedError, field_choices
+from .train import TrainConfig, Trainer, TrainingError, RunLockedError, field_choices, FIELD_TYPES, field_value
 from .issues import console_script, write_label_issues
 from .data import atomic_write
 import cpc.own_data  # registers your own data ('own', --data FOLDER_OR_CSV) and its presets
@@ -19,10 +19,10 @@ from .diagnostics import plot_auc_curves
 
 # %% auto #0
 __all__ = ['CIFAR_LAMBDA_U', 'CLOTHING1M', 'WEBVISION', 'FMNIST_LAMBDA_U', 'CIFAR_N', 'CIFAR_IDN', 'PAPER_RESULTS', 'TABLE3',
-           'AUGDMIX_SCHEDULE', 'BASELINES', 'PRESETS', 'FIELD_TYPES', 'USAGE', 'RUN_OPTIONS', 'Preset', 'cifar_config',
+           'AUGDMIX_SCHEDULE', 'BASELINES', 'PRESETS', 'USAGE', 'RUN_OPTIONS', 'Preset', 'cifar_config',
            'fmnist_config', 'cifar_n_config', 'cifar_idn_config', 'PaperResult', 'preset_name', 'baseline_config',
-           'baselines_of', 'spec_presets', 'parse_bool', 'parse_value', 'parse_config', 'cli_parser', 'list_presets',
-           'one_line', 'main', 'cpc_train']
+           'baselines_of', 'spec_presets', 'parse_value', 'parse_config', 'cli_parser', 'list_presets', 'one_line',
+           'main', 'cpc_train']
 
 # %% ../nbs/10_cli.ipynb #d090ad07
 class Preset(NamedTuple):
@@ -216,32 +216,15 @@ PRESETS = {n: p for name, preset in _paper_presets().items()  # name -> Preset; 
            for n, p in ({name: preset} | baselines_of(name, preset)).items()} | spec_presets()
 
 # %% ../nbs/10_cli.ipynb #ce6d3871
-FIELD_TYPES = typing.get_type_hints(TrainConfig)  # field name -> type (str, int, float or bool)
-_KINDS = {bool: 'a boolean (true/false/1/0)', int: 'an integer', float: 'a number', str: 'a string'}
-_TRUE, _FALSE = ('true', '1', 'yes', 'y', 't', 'on'), ('false', '0', 'no', 'n', 'f', 'off')
-
-def parse_bool(s:str|bool)->bool:
-    "`true/false/1/0` (or yes/no, on/off) to a bool."
-    if isinstance(s, bool): return s
-    v = str(s).strip().lower()
-    if v in _TRUE: return True
-    if v in _FALSE: return False
-    raise ValueError(f"{s!r}: expected true/false/1/0")
-
 def parse_value(field:str, # a TrainConfig field
                 value, # a string from the command line (or an already typed value)
                ):
-    "Convert `value` to the type of `TrainConfig.<field>`."
+    "`value` as the type of `TrainConfig.<field>` (`cpc.train.field_value` with command-line text); an unknown field gets the names nearest it."
     if field not in FIELD_TYPES:
         near = difflib.get_close_matches(field, FIELD_TYPES, n=3)
         raise ValueError(f"unknown config field {field!r}" + (f"; did you mean {', '.join(near)}?" if near else
                          f"; expected one of {', '.join(FIELD_TYPES)}"))
-    t = FIELD_TYPES[field]
-    try:
-        if t is bool: return parse_bool(value)
-        if t is int and isinstance(value, str): return int(value.strip())
-        return t(value)
-    except ValueError: raise ValueError(f"--{field} {value!r}: expected {_KINDS[t]}") from None
+    return field_value(field, value, text=True)
 
 _DATASET_NAMES = {'cifar10': 'CIFAR-10', 'cifar100': 'CIFAR-100', 'fashion_mnist': 'Fashion-MNIST', 'clothing1m': 'Clothing1M',
                   'webvision': 'WebVision'}

@@ -10,18 +10,17 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+from fastcore.basics import patch
 from .datasets import DATASETS, dataset_spec, TensorSource, FileSource, load_data, eval_sources, noise_origin
 from .methods import METHODS, CleanerMethod, classifiers, metric_columns
 from . import own_data  # registers the data set 'own' (your own images), so that TrainConfig accepts it
 
 
 # %% auto #0
-__all__ = ['USUAL_RANGES', 'TrainConfig', 'field_choices', 'check_config', 'TrainingError', 'seed_everything', 'Trainer']
+__all__ = ['USUAL_RANGES', 'FIELD_TYPES', 'TrainConfig', 'parse_bool', 'field_value', 'field_choices', 'check_config',
+           'TrainingError', 'seed_everything', 'Trainer']
 
 # %% ../nbs/07_train.ipynb #9614c655
-_KIND = {str: 'a string', int: 'an integer', float: 'a finite number', bool: 'a bool (True or False)'}
-USUAL_RANGES = dict(lr=(1e-4, 0.5), T=(0.05, 5.), lambda_u=(0., 1000.), weight_decay=(0., 0.01), alpha_p=(0., 100.))  # far beyond the paper's and DivideMix's values; a run may go there, and a non-finite loss names them
-
 @dataclass(frozen=True)
 class TrainConfig:
     "Everything that defines a training run: the data set and its noise, the training method and its cleaner, the schedule."
@@ -83,20 +82,62 @@ class TrainConfig:
         "Epochs after the network warm-up during which CPC learns but the GMM split trains the networks."
         return round(self.proto_warmup * self.epochs)
 
-    def lr_at(self, epoch:int)->float:
-        "Step schedule: `lr` until `lr_drop_epoch`, then a tenth."
-        return self.lr * (0.1 if epoch >= self.lr_drop_epoch else 1.)
 
-    def diff(self, other:'TrainConfig')->dict:
-        "Fields whose values differ, as {name: (self's, other's)}."
-        return {f.name: (getattr(self, f.name), getattr(other, f.name)) for f in fields(self)
-                if getattr(self, f.name) != getattr(other, f.name)}
+# %% ../nbs/07_train.ipynb #8ef7b1cc
+USUAL_RANGES = dict(lr=(1e-4, 0.5), T=(0.05, 5.), lambda_u=(0., 1000.), weight_decay=(0., 0.01), alpha_p=(0., 100.))  # far beyond the paper's and DivideMix's values; a run may go there, and a non-finite loss names them
 
-    def unusual(self)->list:
-        "Settings outside `USUAL_RANGES`, as 'field=value (usual lo to hi)': what a non-finite loss names as its likely cause."
-        return [f"{f}={getattr(self, f):g} (usual {lo:g} to {hi:g})" for f, (lo, hi) in USUAL_RANGES.items()
-                if not lo <= getattr(self, f) <= hi]
+@patch
+def lr_at(self:TrainConfig, epoch:int)->float:
+    "Step schedule: `lr` until `lr_drop_epoch`, then a tenth."
+    return self.lr * (0.1 if epoch >= self.lr_drop_epoch else 1.)
 
+@patch
+def diff(self:TrainConfig, other:TrainConfig)->dict:
+    "Fields whose values differ, as {name: (self's, other's)}."
+    return {f.name: (getattr(self, f.name), getattr(other, f.name)) for f in fields(self)
+            if getattr(self, f.name) != getattr(other, f.name)}
+
+@patch
+def unusual(self:TrainConfig)->list:
+    "Settings outside `USUAL_RANGES`, as 'field=value (usual lo to hi)': what a non-finite loss names as its likely cause."
+    return [f"{f}={getattr(self, f):g} (usual {lo:g} to {hi:g})" for f, (lo, hi) in USUAL_RANGES.items()
+            if not lo <= getattr(self, f) <= hi]
+
+
+# %% ../nbs/07_train.ipynb #c686150d
+FIELD_TYPES = {f.name: {'str': str, 'int': int, 'float': float, 'bool': bool}[f.type] for f in fields(TrainConfig)}  # field -> its type
+_KIND = {str: 'a string', int: 'an integer', float: 'a finite number', bool: 'a boolean (True or False; true/false/1/0 on a command line)'}
+_TRUE, _FALSE = ('true', '1', 'yes', 'y', 't', 'on'), ('false', '0', 'no', 'n', 'f', 'off')
+
+def parse_bool(s:str|bool)->bool:
+    "`true/false/1/0` (or yes/no, on/off) to a bool."
+    if isinstance(s, bool): return s
+    v = str(s).strip().lower()
+    if v in _TRUE: return True
+    if v in _FALSE: return False
+    raise ValueError(f"{s!r}: expected true/false/1/0")
+
+def _from_text(t:type, s:str):
+    "Command-line text as a value of type `t`, or `s` itself when it is not one."
+    try: return parse_bool(s) if t is bool else t(s.strip())
+    except ValueError: return s
+
+def field_value(name:str, # a TrainConfig field
+                value, # a Python or numpy value; with `text`, also a command-line string ('3', '0.1', 'true')
+                text:bool=False, # `value` came from a command line: strings are parsed, errors name `--name`
+               ):
+    "`value` as the type of `TrainConfig.<name>` (numpy scalars become Python ones), or a ValueError naming the field."
+    t = FIELD_TYPES[name]
+    v = _from_text(t, value) if text and t is not str and isinstance(value, str) else value
+    flag = isinstance(v, (bool, np.bool_))  # a bool is an int to Python, not to a config
+    if t is float and not flag and isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v): return float(v)
+    if t is int and not flag and isinstance(v, (int, np.integer)): return int(v)
+    if t is bool and flag: return bool(v)
+    if t is str and isinstance(v, str): return str(v)
+    raise ValueError(f"{f'--{name} ' if text else f'{name}='}{value!r}: expected {_KIND[t]}")
+
+
+# %% ../nbs/07_train.ipynb #eb0de284
 def field_choices()->dict:
     "The config fields that take one of a few names, and those names (the methods, cleaners, models and data sets read from their registries)."
     from cpc.cleaner import CLEANERS
@@ -106,19 +147,13 @@ def field_choices()->dict:
                 dataset=tuple(DATASETS), precision=('auto', 'bf16', 'fp32'), channels_last=('auto', 'on', 'off'),
                 fuse_views=('auto', 'on', 'off'), cuda_graphs=('auto', 'on', 'off'))
 
+
 # %% ../nbs/07_train.ipynb #75b18442
 def check_config(cfg:TrainConfig):
     "Normalise a config's numbers to Python types (numpy scalars too) and refuse a wrong type or an impossible value, naming the field."
     from cpc.noise import check_human_key
     for f in fields(cfg):  # types first: a string or a bool where a number belongs is refused by name
-        v, t = getattr(cfg, f.name), {'str': str, 'int': int, 'float': float, 'bool': bool}[f.type]
-        flag = isinstance(v, (bool, np.bool_))  # a bool is an int to Python, not to a config
-        if t is float and not flag and isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v): v = float(v)
-        elif t is int and not flag and isinstance(v, (int, np.integer)): v = int(v)
-        elif t is bool and flag: v = bool(v)
-        elif t is str and isinstance(v, str): v = str(v)
-        else: raise ValueError(f"{f.name}={v!r}: expected {_KIND[t]}")
-        object.__setattr__(cfg, f.name, v)  # numpy scalars become Python numbers (a checkpoint holds plain types only)
+        object.__setattr__(cfg, f.name, field_value(f.name, getattr(cfg, f.name)))  # a checkpoint holds plain types only
     for f, ok in field_choices().items():
         if getattr(cfg, f) not in ok: raise ValueError(f"{f}={getattr(cfg, f)!r}: expected one of {ok}")
     if not 0 <= cfg.noise_rate <= 1: raise ValueError(f"noise_rate={cfg.noise_rate}: expected a value in [0, 1]")
@@ -162,7 +197,6 @@ def check_config(cfg:TrainConfig):
                          "expected sym, sym_flip or idn noise")
 
 # %% ../nbs/07_train.ipynb #99e4824a
-from fastcore.basics import patch
 from .data import atomic_write
 from .noise import noise_file_name, noise_report, save_noise_file, noise_origin_path
 from .cleaner import CLEANERS

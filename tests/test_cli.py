@@ -102,7 +102,7 @@ def test_help_lists_every_field(capsys):
     (['--preset', 'cifar10-sym50', '--baseline', 'coteaching'], "baseline='coteaching'"),
     (['--cleaner', 'foo'], "cleaner='foo'"),
     (['--epochs', 'abc'], "--epochs 'abc': expected an integer"),
-    (['--lr', 'fast'], "--lr 'fast': expected a number"),
+    (['--lr', 'fast'], "--lr 'fast': expected a finite number"),
     (['--strong_aug', 'maybe'], "--strong_aug 'maybe': expected a boolean"),
     (['--noise_rate', '2'], "noise_rate=2.0: expected a value in [0, 1]"),
     (['--epoch', '5'], "unrecognized arguments: --epoch 5 (--epoch: did you mean --epochs?)"),
