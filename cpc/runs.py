@@ -4,24 +4,27 @@
 
 # %% ../nbs/06d_runs.ipynb #1bc465e9
 from __future__ import annotations
-import csv, errno, os, pickle, random, shutil, tempfile
+import csv, errno, json, os, pickle, random, shutil, tempfile
 from pathlib import Path
 import numpy as np
 import torch
+from fastcore.basics import patch
 from .data import atomic_write, csv_cell, stale_temp_files, weights_only_refusal
 from .runtime import error_line
 try: import fcntl  # the output-folder lock (Linux, macOS)
 except ImportError: fcntl = None
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'SAMPLES_CSV_MAX', 'CHECKPOINT_KEYS', 'RunExistsError', 'RunLockedError', 'epochs_done', 'RunFolder',
-           'rng_state', 'set_rng_state', 'load_checkpoint']
+__all__ = ['RUN_FILES', 'SAMPLES_CSV_MAX', 'CHECKPOINT_KEYS', 'RunExistsError', 'RunLockedError', 'TrainingError', 'epochs_done',
+           'RunFolder', 'rng_state', 'set_rng_state', 'load_checkpoint', 'other_data', 'check_resume']
 
 # %% ../nbs/06d_runs.ipynb #8704a851
 class RunExistsError(FileExistsError):
     "The output folder already holds a run: resume it, overwrite it explicitly, or write elsewhere."
 class RunLockedError(RuntimeError):
     "Another process is writing to the output folder."
+class TrainingError(RuntimeError):
+    "Training cannot go on (a non-finite loss, a write that failed); the message names the epoch and the last good checkpoint."
 
 RUN_FILES = ('checkpoint.pt', 'metrics.csv', 'result.json', 'auc.png', 'samples.csv', 'samples.npz')  # a run's files besides its noise file
 SAMPLES_CSV_MAX = 200_000  # above this many samples the per-sample table is written as samples.npz
@@ -44,7 +47,7 @@ def _why_no_folder(path:Path, e:OSError)->str:
 
 # %% ../nbs/06d_runs.ipynb #b915176d
 class RunFolder:
-    "A run's output folder: made and locked by `open`, checked for another run's files, written atomically."
+    "A run's output folder: made by `open`, locked, checked for another run's files; its writes (below) are atomic."
     def __init__(self, path, # the folder (made by `open` when missing)
                 ):
         if not isinstance(path, (str, os.PathLike)) or not str(path).strip(): raise ValueError(f"out={path!r}: expected a folder path")
@@ -97,33 +100,63 @@ class RunFolder:
         for f in replaced: (self.path/f).unlink(missing_ok=True)
         for f in stale_temp_files(self.path, mine): f.unlink(missing_ok=True)
 
-    def failure(self, e:BaseException)->str:
-        "Why a write into the folder failed, in words: 'no space left on device' when the disk is full (torch's own text never says so)."
-        try: free = shutil.disk_usage(self.path).free
-        except OSError: free = None
-        if getattr(e, 'errno', None) == errno.ENOSPC or (free is not None and free < 16 << 20):
-            return "no space left on device" + (f" ({free / 2**20:.1f} MiB free)" if free is not None else '')
-        return error_line(e)
 
-    def write_metrics(self, rows:list, columns:list):
-        "Write `metrics.csv` (one row per epoch) atomically."
-        with atomic_write(self.path/'metrics.csv') as tmp, open(tmp, 'w', newline='') as f:
-            w = csv.DictWriter(f, columns)
-            w.writeheader(); w.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
+# %% ../nbs/06d_runs.ipynb #2cce82c8
+@patch
+def failure(self:RunFolder, e:BaseException)->str:
+    "Why a write into the folder failed, in words: 'no space left on device' when the disk is full (torch's own text never says so)."
+    try: free = shutil.disk_usage(self.path).free
+    except OSError: free = None
+    if getattr(e, 'errno', None) == errno.ENOSPC or (free is not None and free < 16 << 20):
+        return "no space left on device" + (f" ({free / 2**20:.1f} MiB free)" if free is not None else '')
+    return error_line(e)
 
-    def write_samples(self, cols:dict)->Path:
-        "Write the per-sample table (numpy columns of equal length) atomically: samples.csv, or samples.npz above `SAMPLES_CSV_MAX` rows."
-        n = len(next(iter(cols.values())))
-        path = self.path/('samples.npz' if n > SAMPLES_CSV_MAX else 'samples.csv')
-        with atomic_write(path) as tmp:
-            if path.suffix == '.npz': np.savez_compressed(tmp, **cols)
-            else:
-                with open(tmp, 'w', newline='') as f:
-                    w = csv.writer(f)
-                    w.writerow(map(csv_cell, cols))
-                    fmt = [(lambda v: f'{v:.5g}') if a.dtype.kind == 'f' else str for a in cols.values()]
-                    w.writerows([csv_cell(g(v)) for g, v in zip(fmt, row)] for row in zip(*[a.tolist() for a in cols.values()]))  # keys: never a formula
-        return path
+@patch
+def write_metrics(self:RunFolder, rows:list, columns:list):
+    "Write `metrics.csv` (one row per epoch) atomically."
+    with atomic_write(self.path/'metrics.csv') as tmp, open(tmp, 'w', newline='') as f:
+        w = csv.DictWriter(f, columns)
+        w.writeheader(); w.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
+
+@patch
+def write_samples(self:RunFolder, cols:dict)->Path:
+    "Write the per-sample table (numpy columns of equal length) atomically: samples.csv, or samples.npz above `SAMPLES_CSV_MAX` rows."
+    n = len(next(iter(cols.values())))
+    path = self.path/('samples.npz' if n > SAMPLES_CSV_MAX else 'samples.csv')
+    with atomic_write(path) as tmp:
+        if path.suffix == '.npz': np.savez_compressed(tmp, **cols)
+        else:
+            with open(tmp, 'w', newline='') as f:
+                w = csv.writer(f)
+                w.writerow(map(csv_cell, cols))
+                fmt = [(lambda v: f'{v:.5g}') if a.dtype.kind == 'f' else str for a in cols.values()]
+                w.writerows([csv_cell(g(v)) for g, v in zip(fmt, row)] for row in zip(*[a.tolist() for a in cols.values()]))  # keys: never a formula
+    return path
+
+@patch
+def write_checkpoint(self:RunFolder, state:dict, epoch:int, last_good:str):
+    "Write `checkpoint.pt` atomically; a failed write is a `TrainingError` naming why, the epoch lost and `last_good`."
+    try:
+        with atomic_write(self.ckpt) as tmp: torch.save(state, tmp)
+    except (OSError, RuntimeError) as e:  # torch reports a full disk as a RuntimeError that never says so
+        raise TrainingError(f"cannot write {self.ckpt}: {self.failure(e)}; epoch {epoch} was not saved; "
+                            f"last good checkpoint: {last_good}") from None
+
+@patch
+def write_tables(self:RunFolder, samples:dict, rows:list, columns:list, last_good:str):
+    "Write the per-sample table (when `samples` has columns) and `metrics.csv`; a failed write is a `TrainingError`."
+    try:
+        if samples: self.write_samples(samples)
+        self.write_metrics(rows, columns)
+    except (OSError, RuntimeError) as e:
+        raise TrainingError(f"cannot write the per-sample table or metrics.csv in {self.path}: {self.failure(e)}; "
+                            f"last good checkpoint: {last_good}") from None
+
+@patch
+def write_result(self:RunFolder, result:dict):
+    "Write `result.json` (the final test of a run that selects its networks on validation) atomically."
+    with atomic_write(self.path/'result.json') as tmp: tmp.write_text(json.dumps(result, indent=1))
+
 
 # %% ../nbs/06d_runs.ipynb #98ef4937
 CHECKPOINT_KEYS = ('config', 'history', 'rng', 'nets', 'opts', 'banks', 'loss_hist')
@@ -187,3 +220,26 @@ def load_checkpoint(path:Path, # the run's checkpoint.pt
     if diff: raise ValueError("resume: the checkpoint was written with a different config; differing fields: "
                               + ", ".join(f"{k} (checkpoint {b!r}, now {a!r})" for k, (a, b) in diff.items()))
     return saved
+
+# %% ../nbs/06d_runs.ipynb #2b2aefc6
+def other_data(ckpt:Path)->ValueError:
+    "The error a resume meets when the data found now is not the data the checkpoint was trained on."
+    return ValueError(f"resume: {ckpt} was written for other training data than the data found now "
+                      "(different images or files); point --data at the copy the run started with, or start a new run")
+
+def check_resume(saved:dict, # a checkpoint from `load_checkpoint`
+                 ckpt:Path, # its path (for the messages)
+                 world:int, # processes in this run
+                 data_id:str, labels_id:str, # fingerprints of this run's images and noisy labels
+                 labels_at:str, # where this run's noisy labels come from, in words (the noise file, the data set's label files)
+                ):
+    "Refuse to continue a checkpoint in another process count, or on other images or other noisy labels than it was trained on."
+    n = saved.get('world_size', 1)
+    if n != world:
+        raise ValueError(f"resume: {ckpt} was written by a run of {n} process(es), this one has {world}; resume it with the same "
+                         f"count (torchrun --nproc_per_node {n}): the per-rank random streams and batch shares depend on it")
+    if saved.get('data_id', data_id) != data_id: raise other_data(ckpt)
+    if saved.get('labels_id', labels_id) != labels_id:  # checkpoints without the key predate the check
+        raise ValueError(f"resume: {ckpt} was trained on other noisy labels than {labels_at} holds now (replaced or edited "
+                         "since the run started); put the run's own labels back, or start a new run (--overwrite)")
+

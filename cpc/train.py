@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #87147551
 from __future__ import annotations
-import dataclasses, hashlib, json, math, random, time
+import hashlib, math, random, time
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np
@@ -12,13 +12,13 @@ import torch
 from tqdm.auto import tqdm
 from fastcore.basics import patch
 from .datasets import DATASETS, dataset_spec, TensorSource, FileSource, load_data, eval_sources, noise_origin
-from .methods import METHODS, CleanerMethod, classifiers, metric_columns
+from .methods import METHODS, classifiers, metric_columns
 from . import own_data  # registers the data set 'own' (your own images), so that TrainConfig accepts it
 
 
 # %% auto #0
 __all__ = ['USUAL_RANGES', 'FIELD_TYPES', 'TrainConfig', 'parse_bool', 'field_value', 'field_choices', 'check_config',
-           'TrainingError', 'seed_everything', 'Trainer']
+           'seed_everything', 'Trainer']
 
 # %% ../nbs/07_train.ipynb #9614c655
 @dataclass(frozen=True)
@@ -197,18 +197,15 @@ def check_config(cfg:TrainConfig):
                          "expected sym, sym_flip or idn noise")
 
 # %% ../nbs/07_train.ipynb #99e4824a
-from .data import atomic_write
 from .noise import noise_file_name, noise_report, save_noise_file, noise_origin_path
 from .cleaner import CLEANERS
 from .runtime import Runtime, error_line, tensor_bytes
-from .runs import RunFolder, RunExistsError, RunLockedError, RUN_FILES, epochs_done, load_checkpoint, rng_state, set_rng_state
+from .runs import (RunFolder, RunExistsError, RunLockedError, TrainingError, RUN_FILES, epochs_done, load_checkpoint, check_resume,
+                      other_data, rng_state, set_rng_state)
 from .distributed import rank_share, all_sum, barrier, gather_objects, sync_buffers
 
 
 # %% ../nbs/07_train.ipynb #6e161ab9
-class TrainingError(RuntimeError):
-    "Training cannot go on (a non-finite loss, a write that failed); the message names the epoch and the last good checkpoint."
-
 def seed_everything(seed:int):
     "Seed python, numpy and torch."
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
@@ -262,10 +259,6 @@ class Trainer:
         raise TrainingError(f"non-finite {what} at epoch {epoch}" + (f" (unusual settings: {', '.join(odd)})" if odd else '')
                             + f"; last good checkpoint: {self.last_good()}")
 
-    def _other_data(self):
-        raise ValueError(f"resume: {self.ckpt} was written for other training data than the data found now "
-                         "(different images or files); point --data at the copy the run started with, or start a new run")
-
 # %% ../nbs/07_train.ipynb #d7a4e209
 @patch
 def _setup(self:Trainer, data, resume, download, imagenet, overwrite, allow_pickle):
@@ -282,7 +275,7 @@ def _setup(self:Trainer, data, resume, download, imagenet, overwrite, allow_pick
                                        write_noise=False)
     try: self.train, self.test, true = load(None if fresh else self.out)
     except ValueError:  # a noise file refused on resume: say so when the images are not the run's either
-        if saved is not None and self.noise_file is not None and saved.get('data_id', '') != load(None)[0].fingerprint(): self._other_data()
+        if saved is not None and self.noise_file is not None and saved.get('data_id', '') != load(None)[0].fingerprint(): raise other_data(self.ckpt)
         raise
     if noise_found and not resume and rt.verbose and not noise_origin_path(self.noise_file).exists():
         print(f"noise: read {self.noise_file}, a file without an origin record (placed by hand): used as given")
@@ -358,8 +351,7 @@ def test_best(self:Trainer)->dict:
     acc = self.evaluate(nets=nets, protos=False)
     res = dict(test_acc=acc['top1'], test_top5=acc['top5'], **{f'{f}_{"ab"[k]}': b[g] for f, g in (('epoch', 'epoch'), ('val_acc', 'acc'))
                                                                for k, b in enumerate(self.best)})
-    if self.rt.rank == 0:
-        with atomic_write(self.out/'result.json') as tmp: tmp.write_text(json.dumps(res, indent=1))
+    if self.rt.rank == 0: self.folder.write_result(res)
     return res
 
 # %% ../nbs/07_train.ipynb #e1e731f4
@@ -406,33 +398,15 @@ def save(self:Trainer):
     "Write the checkpoint, the per-sample table and `metrics.csv` atomically (rank 0; every rank must call it)."
     state = self.state_dict()
     if self.rt.rank > 0: return
-    epoch = self.history[-1]['epoch']
-    try:
-        with atomic_write(self.ckpt) as tmp: torch.save(state, tmp)
-    except (OSError, RuntimeError) as e:  # torch reports a full disk as a RuntimeError that never says so
-        raise TrainingError(f"cannot write {self.ckpt}: {self.folder.failure(e)}; epoch {epoch} was not saved; "
-                            f"last good checkpoint: {self.last_good()}") from None
+    self.folder.write_checkpoint(state, self.history[-1]['epoch'], self.last_good())
     self.saved_epochs = len(self.history)
-    try:
-        cols = self.sample_table()
-        if cols: self.folder.write_samples(cols)
-        self.folder.write_metrics(self.history, metric_columns())
-    except (OSError, RuntimeError) as e:
-        raise TrainingError(f"cannot write the per-sample table or metrics.csv in {self.out}: {self.folder.failure(e)}; "
-                            f"last good checkpoint: {self.last_good()}") from None
+    self.folder.write_tables(self.sample_table(), self.history, metric_columns(), self.last_good())
 
 @patch
 def _restore(self:Trainer, saved:dict):
     "Load a checkpoint's state into the freshly built trainer; refuse one written for other data or labels."
-    if saved.get('world_size', 1) != self.rt.world:
-        raise ValueError(f"resume: {self.ckpt} was written by a run of {saved.get('world_size', 1)} process(es), this one has "
-                         f"{self.rt.world}; resume it with the same count (torchrun --nproc_per_node {saved.get('world_size', 1)}): "
-                         "the per-rank random streams and batch shares depend on it")
-    if saved.get('data_id', self.data_id) != self.data_id: self._other_data()
-    if saved.get('labels_id', self.labels_id) != self.labels_id:  # checkpoints without the key predate the check
-        where = self.noise_file if self.noise_file is not None else 'the label files of the data set'
-        raise ValueError(f"resume: {self.ckpt} was trained on other noisy labels than {where} holds now (replaced or edited "
-                         "since the run started); put the run's own labels back, or start a new run (--overwrite)")
+    check_resume(saved, self.ckpt, self.rt.world, self.data_id, self.labels_id,
+                 self.noise_file if self.noise_file is not None else 'the label files of the data set')
     try:
         self.method.load_state_dict(saved)
         set_rng_state(saved['rng'], self.gen)
