@@ -17,14 +17,14 @@ def write(proc:Path, rel:str, cells:list):
 def site(tmp_path, page_cells=(), bench_cells=(), csv=False) -> Path:
     "A processed site: train.html (documents `fit`), a page under test, and benchmarks/demo.html."
     proc = tmp_path/'_proc'
-    write(proc, '07_train.ipynb', [front('train.html'), md("# Training\n\n## Speed on a GPU"), code("show_doc(fit)", doc_entry('fit'))])
-    write(proc, '05_cpc.ipynb', [front('cpc.html'), *page_cells])
+    write(proc, '19_train.ipynb', [front('train.html'), md("# Training\n\n## Speed on a GPU"), code("show_doc(fit)", doc_entry('fit'))])
+    write(proc, '11_cpc.ipynb', [front('cpc.html'), *page_cells])
     write(proc, 'benchmarks/demo.ipynb', [front('demo.html'), *bench_cells])
     if csv: (proc/'benchmarks'/'results').mkdir(); (proc/'benchmarks'/'results'/'demo.csv').write_text('name,seed\n')
     return proc
 
 def test_clean_site_passes(tmp_path):
-    proc = site(tmp_path, [md("See [`fit`](/train.html#fit), [the speed](07_train.ipynb#speed-on-a-gpu) and [a page](benchmarks/demo.html).")],
+    proc = site(tmp_path, [md("See [`fit`](/train.html#fit), [the speed](19_train.ipynb#speed-on-a-gpu) and [a page](benchmarks/demo.html).")],
                 [md("## Results"), code("print(1)", dict(output_type='stream', name='stdout', text=['0.9']))], csv=True)
     assert problems(proc) == [] and link_problems(proc) == []
 
@@ -43,9 +43,9 @@ def test_process_language(tmp_path):
     assert problems(site(tmp_path/'ok', [md("Finding label issues in `find_label_issues` output; `SPEC` in code.")])) == []
 
 def test_links(tmp_path):
-    proc = site(tmp_path, [md("[a](05a_issues.html) [b](/train.html#_find_dir) [c](missing.ipynb) [d](train.html#fit) [e](/results/x.csv)")])
+    proc = site(tmp_path, [md("[a](14_issues.html) [b](/train.html#_find_dir) [c](missing.ipynb) [d](train.html#fit) [e](/results/x.csv)")])
     found = link_problems(proc)
-    assert any("'05a_issues.html'" in p for p in found) and any('_find_dir' in p for p in found)
+    assert any("'14_issues.html'" in p for p in found) and any('_find_dir' in p for p in found)
     assert any('missing.ipynb' in p for p in found) and any('x.csv' in p for p in found)
     assert not any("'train.html#fit'" in p for p in found)
     assert link_problems(site(tmp_path/'b', [md("[fit](https://cpc.github.io/cpc/train.html#fit)")]), ('https://cpc.github.io',))

@@ -1,5 +1,5 @@
 "The cleaner registry is the one place a cleaner is defined: one registered in a test reaches every path, and the package keeps one-way imports."
-import ast, csv, subprocess, sys
+import ast, csv, re, subprocess, sys
 from pathlib import Path
 import numpy as np, pytest, torch
 from cpc.cleaner import CLEANERS, CleanerBank, register_cleaner, check_cleaner, synthetic_case
@@ -57,6 +57,24 @@ def _imports(path:Path):
 def test_no_module_imports_a_private_name_of_another():
     bad = [f"{p.name}: from {m} import {n}" for p in sorted(PKG.glob('*.py')) for m, n in _imports(p)
            if n.startswith('_') and m != f"cpc.{p.stem}"]
+    assert not bad, bad
+
+def _cpc_imports(path:Path)->set:
+    "The cpc modules a module file imports (`from .x import`, `from cpc.x import`, `from . import x`, `import cpc.x`)."
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            out |= {node.module.split('.')[0]} if node.module else {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or '').startswith('cpc.'): out.add(node.module.split('.')[1])
+        elif isinstance(node, ast.Import): out |= {a.name.split('.')[1] for a in node.names if a.name.startswith('cpc.')}
+    return out - {'_modidx', path.stem}
+
+def test_notebooks_are_numbered_in_dependency_order():
+    "Every module imports only modules whose notebooks have a lower number: the notebooks read in their order."
+    nb = {p.stem: re.search(r'File to edit: \.\./nbs/(\S+)\.ipynb', p.read_text()).group(1)
+          for p in PKG.glob('*.py') if 'File to edit' in p.read_text()}
+    assert len(nb) > 20 and nb['cleaner'].endswith('_cpc'), nb
+    bad = [f"{nb[m]} imports {d} ({nb[d]})" for m in nb for d in _cpc_imports(PKG/f'{m}.py') if d in nb and nb[d] >= nb[m]]
     assert not bad, bad
 
 def test_cli_lists_every_registered_cleaner():

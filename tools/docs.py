@@ -4,7 +4,7 @@ nbdev_test runs every notebook but keeps nothing; the docs should show what the 
 notebook in nbs/ in its own process and folder, skipping the cells nbdev_test skips (`#| eval: false` and the `tst_flags` of
 settings.ini, here `slow` and `gpu`), writes the outputs back (less anything written to stderr: warnings and log lines), and renders nbs/index.ipynb to README.md (nbdev's own
 `nbdev_readme` needs Quarto, which cannot be installed on our machines). Run `nbdev_clean` afterwards.
-Usage: .venv/bin/python tools/docs.py [nbs/05_cpc.ipynb ...]    (no argument: every notebook)
+Usage: .venv/bin/python tools/docs.py [nbs/11_cpc.ipynb ...]    (no argument: every notebook)
 """
 import os, re, subprocess, sys
 from pathlib import Path
