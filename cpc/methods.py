@@ -58,7 +58,7 @@ class CleanerMethod:
         self.gen, self.view_gen, self.fail = gen, view_gen, fail
         self.nets, self.opts, self.banks = self._build()
         self.loss_hist = [LossHistory(5) for _ in self.nets]
-        self.ddp, self.samples, self._steps = self.nets, [], {}  # `distribute` wraps the networks under torchrun
+        self.ddp, self.last_clean, self._steps = self.nets, [], {}  # `distribute` wraps the networks under torchrun
 
     def distribute(self):
         "Wrap the networks for DistributedDataParallel (several processes; a collective, so every rank calls it at the same point)."
@@ -187,8 +187,8 @@ def _shown_classifier(self:CleanerMethod)->str:
     return (own or classifiers())[0]
 
 def _clean_step(self:CleanerMethod, epoch:int)->list:
-    "Eval pass of each network (on its own fresh sample when `num_batches` is set), then every cleaner on it: one (indices, {cleaner: q(z=0)}) per network."
-    out, self.samples = [], []
+    "Eval pass of each network (on its own fresh sample when `num_batches` is set), then every cleaner on it: one record per network, its `idx`, `q` ({cleaner: q(z=0)}) and each sample's `loss`, `pred`, `conf` and `proto`."
+    out = []
     for k in range(len(self.nets)):
         ev = self.eval_pass(k, self.epoch_sample(self.cfg.num_batches * self.cfg.batch_size))
         if not torch.isfinite(ev['losses']).all(): self.fail(epoch, f"eval-pass loss of network {'AB'[k]}")
@@ -201,8 +201,7 @@ def _clean_step(self:CleanerMethod, epoch:int)->list:
             self.banks[k].load_state_dict(bank)
         conf, pred = ev['probs'].max(1)
         proto = self.banks[k][self.shown_classifier()].predict(ev['features'])
-        self.samples.append(dict(idx=ev['idx'], q=q, loss=ev['losses'], pred=pred, conf=conf, proto=proto))  # for `sample_columns`
-        out.append((ev['idx'], q))
+        out.append(dict(idx=ev['idx'], q=q, loss=ev['losses'], pred=pred, conf=conf, proto=proto))
     return out
 
 def _cleaner_row(self:CleanerMethod, scored:list, clean_mask:torch.Tensor|None)->dict:
@@ -210,11 +209,11 @@ def _cleaner_row(self:CleanerMethod, scored:list, clean_mask:torch.Tensor|None)-
     row = {}
     for c in (c for c in CLEANERS if CLEANERS[c].teacher):  # needs no true labels
         g = CLEANERS[c].teacher
-        row[f'kl_{c}'] = float(np.mean([bernoulli_kl(q[g], q[c]) for _, q in scored]))
-        row[f'agree_{c}'] = float(np.mean([agreement(q[g], q[c], self.threshold(g), self.threshold(c)) for _, q in scored]))
+        row[f'kl_{c}'] = float(np.mean([bernoulli_kl(r['q'][g], r['q'][c]) for r in scored]))
+        row[f'agree_{c}'] = float(np.mean([agreement(r['q'][g], r['q'][c], self.threshold(g), self.threshold(c)) for r in scored]))
     for c in CLEANERS:
-        ms = [cleaner_metrics(q[c], clean_mask[idx], self.threshold(c)) if clean_mask is not None
-              else dict(auc=math.nan, precision=math.nan, recall=math.nan) for idx, q in scored]
+        ms = [cleaner_metrics(r['q'][c], clean_mask[r['idx']], self.threshold(c)) if clean_mask is not None
+              else dict(auc=math.nan, precision=math.nan, recall=math.nan) for r in scored]
         for m in ('auc', 'precision', 'recall'): row[f'{m}_{c}'] = float(np.mean([x[m] for x in ms]))
     return row
 
@@ -246,8 +245,9 @@ def _train_epoch(self:CleanerMethod, epoch:int,
     scored = self.clean_step(epoch)
     row = self.cleaner_row(scored, clean_mask)
     name, thr = self.active_cleaner(epoch)
-    splits = [(idx, q[name], q[name] > thr) for idx, q in scored]
-    for s, (_, _, labeled) in zip(self.samples, splits): s['labeled'] = labeled
+    splits = [(r['idx'], r['q'][name], r['q'][name] > thr) for r in scored]
+    for r, (_, _, labeled) in zip(scored, splits): r['labeled'] = labeled
+    self.last_clean = scored  # what `sample_columns` (the per-sample table) shows
     loss = sum(self.learn(epoch, k, *splits[self.peer(k)]) for k in range(n))
     return loss, row | {f'labeled_{ab[k]}': int(splits[self.peer(k)][2].sum()) for k in range(n)}
 
@@ -268,12 +268,12 @@ def _sample_columns(self:CleanerMethod)->dict:
     N, ab, cols = len(self.train), 'ab', {}
     def full(vals, idx, fill, dtype):
         col = np.full(N, fill, dtype=dtype); col[idx.cpu().numpy()] = vals.detach().cpu().numpy(); return col
-    for k, s in enumerate(self.samples):
+    for k, s in enumerate(self.last_clean):
         for c, q in s['q'].items(): cols[f'q_{c}_{ab[k]}'] = full(q, s['idx'], np.nan, np.float32)
-    for k in range(len(self.samples)):
-        src = self.samples[self.peer(k)]
+    for k in range(len(self.last_clean)):
+        src = self.last_clean[self.peer(k)]
         if 'labeled' in src: cols[f'labeled_{ab[k]}'] = full(src['labeled'].to(torch.int8), src['idx'], -1, np.int8)
-    for k, s in enumerate(self.samples):
+    for k, s in enumerate(self.last_clean):
         cols |= {f'loss_{ab[k]}': full(s['loss'], s['idx'], np.nan, np.float32),
                  f'pred_{ab[k]}': full(s['pred'], s['idx'], -1, np.int64), f'conf_{ab[k]}': full(s['conf'], s['idx'], np.nan, np.float32),
                  f'proto_{ab[k]}': full(s['proto'], s['idx'], -1, np.int64)}

@@ -63,7 +63,7 @@ RUN = '''
     log = []
     for epoch in range(cfg.epochs):
         row = t.run_epoch(epoch); t.history.append(row); t.save()
-        s = t.method.samples
+        s = t.method.last_clean
         log.append(dict(weights=sha([v for n in t.method.nets for v in n.state_dict().values()]),
                         cleaners=sha([v for b in t.method.banks for c in ('cpc_agn', 'cpc_awr') for v in (b[c].prototypes, *b[c].proj.parameters())]),
                         splits=sha([x['labeled'] for x in s] + [v for x in s for v in x['q'].values()]),
@@ -147,7 +147,7 @@ def test_dataloader_data_set_two_processes(clothing1m_dir, tmp_path):
         rows = t.fit()
         h = hashlib.sha1(b''.join(v.numpy().tobytes() for n in t.method.nets for v in n.state_dict().values())).hexdigest()
         open(f'{sys.argv[2]}/rank{t.rt.rank}.json', 'w').write(json.dumps(dict(h=h, epochs=[r['epoch'] for r in rows],
-                                                                          labeled=len(t.method.samples[0]['q']['cpc_agn']))))
+                                                                          labeled=len(t.method.last_clean[0]['q']['cpc_agn']))))
         torch.distributed.destroy_process_group()
         ''')
     r = torchrun(p, clothing1m_dir, tmp_path/'run')
