@@ -267,7 +267,7 @@ def train_row(row:Row, data:Path, tmp:Path, device:str, a, rate:float, sheet:flo
             problems = []
             for k, ab in enumerate('ab'):
                 if rec[f'labeled_{ab}'] == 0:
-                    q = t.method.samples[1 - k]['q'][cleaner]
+                    q = t.method.last_clean[1 - k]['q'][cleaner]
                     problems.append(f"network {ab.upper()}'s labeled set is empty: {cleaner} of network {'BA'[k]} kept 0 of "
                                     f"{len(q)} (largest clean probability {float(q.max()):.3g}, threshold {thr})")
                 if n_steps[k] == 0: problems.append(f"network {ab.upper()}: no SSL step ran in the timed epoch")
