@@ -47,34 +47,25 @@ def test_confident_is_defined_in_one_module_only():
     assert holders == ['cleaner.py'], holders
 
 def _imports(path:Path):
-    "(module, name) for every `from X import name` of a module file, X resolved to a cpc module name."
+    "(module, name) for every import of a cpc module in a module file, the module resolved to its full name; a module imported whole gives name '*'."
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            mod = node.module if node.level == 0 else f"cpc.{node.module}"
-            if mod.startswith('cpc'):
-                for a in node.names: yield mod, a.name
+        if isinstance(node, ast.ImportFrom):
+            mod = node.module if node.level == 0 else 'cpc' + (f'.{node.module}' if node.module else '')
+            if mod == 'cpc': yield from ((f'cpc.{a.name}', '*') for a in node.names)  # from . import x, from cpc import x
+            elif (mod or '').startswith('cpc.'): yield from ((mod, a.name) for a in node.names)
+        elif isinstance(node, ast.Import): yield from ((a.name, '*') for a in node.names if a.name.startswith('cpc.'))
 
 def test_no_module_imports_a_private_name_of_another():
     bad = [f"{p.name}: from {m} import {n}" for p in sorted(PKG.glob('*.py')) for m, n in _imports(p)
            if n.startswith('_') and m != f"cpc.{p.stem}"]
     assert not bad, bad
 
-def _cpc_imports(path:Path)->set:
-    "The cpc modules a module file imports (`from .x import`, `from cpc.x import`, `from . import x`, `import cpc.x`)."
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            out |= {node.module.split('.')[0]} if node.module else {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and (node.module or '').startswith('cpc.'): out.add(node.module.split('.')[1])
-        elif isinstance(node, ast.Import): out |= {a.name.split('.')[1] for a in node.names if a.name.startswith('cpc.')}
-    return out - {'_modidx', path.stem}
-
 def test_notebooks_are_numbered_in_dependency_order():
     "Every module imports only modules whose notebooks have a lower number: the notebooks read in their order."
     nb = {p.stem: re.search(r'File to edit: \.\./nbs/(\S+)\.ipynb', p.read_text()).group(1)
           for p in PKG.glob('*.py') if 'File to edit' in p.read_text()}
     assert len(nb) > 20 and nb['cleaner'].endswith('_cpc'), nb
-    bad = [f"{nb[m]} imports {d} ({nb[d]})" for m in nb for d in _cpc_imports(PKG/f'{m}.py') if d in nb and nb[d] >= nb[m]]
+    bad = [f"{nb[m]} imports {d} ({nb[d]})" for m in nb for d in {i.split('.')[1] for i, _ in _imports(PKG/f'{m}.py')} if d in nb and nb[d] >= nb[m]]
     assert not bad, bad
 
 def test_cli_lists_every_registered_cleaner():
